@@ -1,0 +1,1 @@
+"""The inventory: the single source of truth."""

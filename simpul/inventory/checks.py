@@ -1,0 +1,122 @@
+"""Cross-reference checks that a single model cannot make on its own.
+
+Every referenced site, server, device, group, policy and secret exists; no name, address or
+prefix is used twice; addresses sit inside the address plan, in the supernet of the right
+purpose (Perbup Temanggung 83/2021 Pasal 21: Dinkominfo holds the IP numbering authority).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv4Network
+from typing import TYPE_CHECKING
+
+from simpul.inventory.models import Inventory, Snmp
+
+if TYPE_CHECKING:
+    from simpul.inventory.loader import Loaded
+
+LAN_PURPOSE = {"opd": "opd_lan", "desa": "desa_lan", "kelurahan": "desa_lan"}
+
+
+def cross_check(inv: Inventory, loaded: Loaded) -> None:
+    """Append a problem to ``loaded`` for every broken reference or collision."""
+    p = loaded.problem
+    plan = inv.plan.supernets
+
+    def in_plan(addr: IPv4Address | IPv4Network, purposes: Iterable[str], path: tuple[str | int, ...]) -> None:
+        purposes = [x for x in purposes if x in plan]
+        if not purposes:
+            return
+        for pur in purposes:
+            net = plan[pur]  # type: ignore[index]
+            if (addr in net) if isinstance(addr, IPv4Address) else addr.subnet_of(net):
+                return
+        nets = " or ".join(f"{x} {plan[x]}" for x in purposes)  # type: ignore[index]
+        p(path, f"{addr} is not in the {nets} range of the address plan")
+
+    def secret(name: str | None, path: tuple[str | int, ...]) -> None:
+        if name is not None and name not in inv.secrets:
+            p(path, f"unknown secret '{name}' (declare it under secrets: with env: or file:)")
+
+    def snmp(s: Snmp | None, path: tuple[str | int, ...]) -> None:
+        if s is None:
+            return
+        secret(s.community, (*path, "community"))
+        secret(s.auth_key, (*path, "auth_key"))
+        secret(s.priv_key, (*path, "priv_key"))
+
+    if inv.organisation.log_host and inv.organisation.log_host not in inv.servers:
+        p(("organisation", "log_host"), f"unknown server '{inv.organisation.log_host}'")
+
+    # addresses: management and loopbacks unique across devices and servers
+    mgmt: dict[IPv4Address, str] = {}
+    for kind, items in (("devices", inv.devices), ("servers", inv.servers)):
+        for name, host in items.items():
+            path = (kind, name)
+            if host.site not in inv.sites:
+                p((*path, "site"), f"unknown site '{host.site}'")
+            if host.mgmt_ip in mgmt:
+                p((*path, "mgmt_ip"), f"{host.mgmt_ip} is already used by {mgmt[host.mgmt_ip]}")
+            else:
+                mgmt[host.mgmt_ip] = f"{kind[:-1]} {name}"
+            in_plan(host.mgmt_ip, ["management"], (*path, "mgmt_ip"))
+            snmp(host.snmp, (*path, "snmp"))
+            for i, g in enumerate(host.groups):
+                if g not in inv.groups:
+                    p((*path, "groups", i), f"unknown group '{g}'")
+
+    loops: dict[IPv4Address, str] = {}
+    for name, d in inv.devices.items():
+        secret(d.credential, ("devices", name, "credential"))
+        if d.loopback is not None:
+            if d.loopback in loops:
+                p(("devices", name, "loopback"), f"{d.loopback} is already used by {loops[d.loopback]}")
+            loops[d.loopback] = name
+            in_plan(d.loopback, ["loopbacks"], ("devices", name, "loopback"))
+
+    # prefixes: links and site LANs, no duplicates or overlaps
+    prefixes: list[tuple[IPv4Network, str, tuple[str | int, ...]]] = []
+    for name, link in inv.links.items():
+        for end in ("a", "b"):
+            dev = getattr(link, end).split(":", 1)[0]
+            if dev not in inv.devices:
+                p(("links", name, end), f"unknown device '{dev}'")
+        in_plan(link.prefix, ["links"], ("links", name, "prefix"))
+        prefixes.append((link.prefix, f"link {name}", ("links", name, "prefix")))
+    for name, site in inv.sites.items():
+        if site.lan is not None:
+            pur = LAN_PURPOSE.get(site.type)
+            purposes = [pur] if pur else ["servers", "drc", "opd_lan"]
+            in_plan(site.lan, purposes, ("sites", name, "lan"))
+            prefixes.append((site.lan, f"site {name}", ("sites", name, "lan")))
+    prefixes.sort(key=lambda t: (t[0].network_address, -t[0].prefixlen))
+    for (na, wa, _), (nb, wb, pb) in zip(prefixes, prefixes[1:], strict=False):
+        if na.overlaps(nb):
+            what = "is the same prefix as" if na == nb else "overlaps"
+            p(pb, f"{nb} {what} {na} of {wa}")
+
+    for name, srv in inv.servers.items():
+        secret(srv.ssh.key, ("servers", name, "ssh", "key"))
+        if srv.address is not None:
+            in_plan(srv.address, ["servers", "drc"], ("servers", name, "address"))
+        for i, pol in enumerate(srv.backup):
+            if pol not in inv.backup_policies:
+                p(("servers", name, "backup", i), f"unknown backup policy '{pol}'")
+
+    for name, svc in inv.services.items():
+        if svc.owner not in inv.sites:
+            p(("services", name, "owner"), f"unknown site '{svc.owner}'")
+        for i, s in enumerate(svc.servers):
+            if s not in inv.servers:
+                p(("services", name, "servers", i), f"unknown server '{s}'")
+
+    for name, pol in inv.backup_policies.items():
+        secret(pol.encryption_key, ("backup_policies", name, "encryption_key"))
+        dest = inv.servers.get(pol.destination)
+        if dest is None:
+            p(("backup_policies", name, "destination"), f"unknown server '{pol.destination}'")
+        elif inv.sites.get(dest.site) and inv.sites[dest.site].type != "drc":
+            p(("backup_policies", name, "destination"),
+              f"server '{pol.destination}' is at site '{dest.site}', not at the DRC "
+              "(backups must leave the Pusat Data: Pergub Kalteng 24/2022 Pasal 14)")

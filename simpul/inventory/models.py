@@ -1,0 +1,401 @@
+"""The inventory schema: pydantic v2 models, strict (unknown keys are errors) and frozen.
+
+The schema is documented for users in ``inventory/README.md``; keep the two in step.
+Regulation anchors for what the inventory records:
+
+- Pusat Data and DRC sites, servers, services: Perbup Temanggung 83/2021 Pasal 14; Pergub DKI
+  68/2022 Pasal 13–14; Pergub Kalteng 24/2022 Pasal 11, 13–14.
+- Jaringan Intra devices, links and the address plan (Dinkominfo's IP numbering authority):
+  Perbup Temanggung Pasal 20–21; Pergub Jambi 12/2022 Pasal 21.
+- Backup policies: Perbup Temanggung Pasal 15; Pergub Jambi Pasal 24(4), 26(1)(e).
+- Service targets (availability, RTO, RPO, maintenance): Pergub Jateng (draft 2025) Pasal 7, 11.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- small types ---------------------------------------------------------------------------
+
+Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"),
+]
+"""A lower-case DNS-label style name: sites, devices, servers, services, groups, secrets."""
+
+SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+"""The *name* of an entry in ``secrets:`` — never the secret itself."""
+
+_DUR = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(v: Any) -> timedelta:
+    """``"90s"``, ``"15m"``, ``"4h"``, ``"1d"``, ``"1h30m"`` (or a number of seconds)."""
+    if isinstance(v, timedelta):
+        return v
+    if isinstance(v, bool):
+        raise ValueError("expected a duration such as 15m, 4h or 1d")
+    if isinstance(v, int | float):
+        return timedelta(seconds=v)
+    if isinstance(v, str):
+        m = _DUR.match(v.strip())
+        if m and any(m.groups()):
+            d, h, mi, s = (int(x or 0) for x in m.groups())
+            return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    raise ValueError(f"'{v}' is not a duration; write e.g. 30s, 15m, 4h, 1d or 1h30m")
+
+
+def _positive(v: timedelta) -> timedelta:
+    if v <= timedelta(0):
+        raise ValueError("duration must be positive")
+    return v
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
+Percent = Annotated[float, Field(gt=0, le=100)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+# --- organisation and secrets ------------------------------------------------------------------
+
+
+class Contact(Strict):
+    name: str
+    role: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+class Organisation(Strict):
+    name: str = Field(min_length=3)
+    level: Literal["provinsi", "kabupaten", "kota"]
+    domain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")]
+    noc_contacts: list[Contact] = Field(min_length=1)
+    noc_ranges: list[IPv4Network] = Field(
+        min_length=1, description="where the NOC manages from; firewalls admit SSH/SNMP only from here"
+    )
+    ntp_servers: list[str] = []
+    dns_servers: list[IPv4Address] = []
+    log_host: Name | None = Field(default=None, description="server that receives forwarded logs")
+
+
+class Secret(Strict):
+    """Where a secret lives: an environment variable or a 0600 file. Never the value."""
+
+    env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None
+    file: Path | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Secret:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env: or file:")
+        return self
+
+
+# --- sites and the address plan -------------------------------------------------------------
+
+SiteType = Literal["pusat-data", "drc", "noc", "opd", "desa", "kelurahan"]
+Purpose = Literal["management", "links", "loopbacks", "opd_lan", "desa_lan", "servers", "drc"]
+
+
+class Location(Strict):
+    address: str | None = None
+    kecamatan: str | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+
+class Site(Strict):
+    type: SiteType
+    name: str = Field(min_length=2, description="official name, e.g. 'Dinas Kesehatan'")
+    location: Location | None = None
+    lan: IPv4Network | None = Field(default=None, description="the site LAN allocated from the plan")
+    uplink: Literal["fiber", "radio", "vsat", "lte", "copper"] | None = None
+
+
+class Plan(Strict):
+    """The intranet address plan: Dinkominfo's IP numbering authority (Temanggung Pasal 21)."""
+
+    supernets: dict[Purpose, IPv4Network]
+    sizes: dict[Literal["opd", "desa", "kelurahan", "link", "loopback"], Annotated[int, Field(ge=8, le=32)]] = {}
+    reserved: list[IPv4Network] = []
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> Plan:
+        items = sorted(self.supernets.items(), key=lambda kv: kv[1])
+        for (a, na), (b, nb) in zip(items, items[1:], strict=False):
+            if na.overlaps(nb):
+                raise ValueError(f"supernets '{a}' ({na}) and '{b}' ({nb}) overlap")
+        return self
+
+
+# --- SNMP ------------------------------------------------------------------------------------
+
+
+class Snmp(Strict):
+    """SNMP settings. v2c names a community secret; v3 names the auth and priv key secrets."""
+
+    version: Literal["2c", "3"]
+    port: Port = 161
+    community: SecretName | None = None
+    user: str | None = None
+    auth_protocol: Literal["SHA", "SHA224", "SHA256", "SHA384", "SHA512", "MD5"] = "SHA"
+    auth_key: SecretName | None = None
+    priv_protocol: Literal["AES", "AES192", "AES256", "DES"] = "AES"
+    priv_key: SecretName | None = None
+    profile: str | None = Field(default=None, description="OID profile override")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _coerce_version(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _fields_for_version(self) -> Snmp:
+        if self.version == "2c":
+            if not self.community:
+                raise ValueError("SNMP v2c needs community: (the name of a secret)")
+            if self.user or self.auth_key or self.priv_key:
+                raise ValueError("user/auth_key/priv_key are for SNMP v3; remove them or set version: 3")
+        else:
+            missing = [k for k in ("user", "auth_key", "priv_key") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"SNMP v3 (authPriv) needs {', '.join(missing)}")
+            if self.community:
+                raise ValueError("community: is for SNMP v2c; remove it or set version: 2c")
+        return self
+
+
+# --- network devices and links ----------------------------------------------------------------
+
+Platform = Literal["frr", "cisco_ios", "cisco_xe", "mikrotik_routeros", "huawei", "juniper_junos"]
+DeviceRole = Literal["core", "distribution", "opd-edge", "desa-edge"]
+
+
+class Interface(Strict):
+    address: IPv4Interface | None = None
+    description: str | None = None
+    kind: Literal["link", "lan", "mgmt", "loopback"] | None = None
+
+
+class Device(Strict):
+    site: Name
+    platform: Platform
+    role: DeviceRole
+    mgmt_ip: IPv4Address
+    loopback: IPv4Address | None = None
+    username: str = "simpul"
+    credential: SecretName = Field(description="secret holding the login password")
+    ssh_port: Port = 22
+    snmp: Snmp | None = None
+    groups: list[Name] = []
+    interfaces: dict[str, Interface] = {}
+    model: str | None = None
+    serial: str | None = None
+    tags: dict[str, str] = {}
+
+
+class Link(Strict):
+    a: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+:\S+$")] = Field(description="device:interface")
+    b: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+:\S+$")]
+    prefix: IPv4Network
+    medium: Literal["fiber", "radio", "vsat", "lte", "copper", "veth"] = "fiber"
+    bandwidth_mbps: Annotated[float, Field(gt=0)] | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _distinct_ends(self) -> Link:
+        if self.a.split(":")[0] == self.b.split(":")[0]:
+            raise ValueError("a link must join two different devices")
+        return self
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+class SshAccess(Strict):
+    user: str = Field(min_length=1)
+    key: SecretName = Field(description="secret naming the private key file")
+    port: Port = 22
+    become: bool = Field(default=True, description="use sudo for changes")
+
+
+class Waiver(Strict):
+    """An accepted deviation from a control: reason, approver and expiry are mandatory."""
+
+    control: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,5}-\d{2,3}$")]
+    reason: str = Field(min_length=10)
+    approver: str = Field(min_length=3)
+    expires: date
+
+
+class Hardening(Strict):
+    profile: Literal["baseline", "strict", "none"] = "baseline"
+    waivers: list[Waiver] = []
+    ip_forward: bool = Field(default=False, description="host routes or runs containers")
+
+
+class Server(Strict):
+    site: Name
+    role: str = Field(min_length=1)
+    mgmt_ip: IPv4Address
+    address: IPv4Address | None = Field(default=None, description="data-plane (service) address")
+    os: Literal["debian-12", "debian-11", "ubuntu-22.04", "ubuntu-24.04"] = "debian-12"
+    ssh: SshAccess
+    services: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+(/\d+)?$")]] = Field(
+        default=[], description="what the host serves: ssh, http, https, postgresql, snmp, syslog, ntp, ..."
+    )
+    hardening: Hardening = Hardening()
+    backup: list[Name] = Field(default=[], description="backup policy names")
+    snmp: Snmp | None = None
+    groups: list[Name] = []
+    tags: dict[str, str] = {}
+
+
+# --- services, maintenance, backup -------------------------------------------------------------
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Maintenance(Strict):
+    """A declared maintenance window: weekly (``weekday`` + ``start``) or once (``at``)."""
+
+    weekday: Weekday | None = None
+    start: time | None = None
+    at: datetime | None = None
+    duration: Duration
+    description: str | None = None
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _time(cls, v: Any) -> Any:
+        if isinstance(v, int):  # YAML 1.1 reads 01:30 as sexagesimal 90
+            return time(v // 60, v % 60)
+        return v
+
+    @model_validator(mode="after")
+    def _kind(self) -> Maintenance:
+        weekly = self.weekday is not None or self.start is not None
+        if weekly and self.at is not None:
+            raise ValueError("give either weekday+start (weekly) or at (once), not both")
+        if not weekly and self.at is None:
+            raise ValueError("give weekday+start for a weekly window or at for a one-off window")
+        if weekly and (self.weekday is None or self.start is None):
+            raise ValueError("a weekly window needs both weekday and start")
+        return self
+
+
+class Service(Strict):
+    """An SPBE service hosted in the Pusat Data, with its targets."""
+
+    name: str = Field(min_length=2)
+    owner: Name = Field(description="site name of the owning OPD")
+    servers: list[Name] = Field(min_length=1)
+    tier: Annotated[int, Field(ge=1, le=4)] = 2
+    availability_target: Percent
+    rto: Duration
+    rpo: Duration
+    maintenance: list[Maintenance] = []
+    url: str | None = None
+    critical: bool = False
+
+
+class BackupSource(Strict):
+    type: Literal["paths", "postgres"]
+    paths: list[str] = []
+    database: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> BackupSource:
+        if self.type == "paths" and not self.paths:
+            raise ValueError("a paths source needs paths:")
+        if self.type == "postgres" and not self.database:
+            raise ValueError("a postgres source needs database:")
+        return self
+
+
+class Retention(Strict):
+    daily: Annotated[int, Field(ge=0)] = 7
+    weekly: Annotated[int, Field(ge=0)] = 4
+    monthly: Annotated[int, Field(ge=0)] = 12
+    yearly: Annotated[int, Field(ge=0)] = 0
+    within: Duration | None = None
+
+
+class BackupPolicy(Strict):
+    """What to back up, how often, how long to keep it, and where (the DRC)."""
+
+    description: str | None = None
+    sources: list[BackupSource] = Field(min_length=1)
+    every: Duration = Field(description="backup period; the newest backup may not be older than this")
+    retention: Retention = Retention()
+    destination: Name = Field(description="server at the DRC that holds the repository")
+    repository: str = Field(min_length=1, description="repository path on the destination")
+    encryption_key: SecretName
+    verify: Literal["metadata", "read-data", "read-data-subset"] = "read-data-subset"
+
+
+# --- groups and defaults --------------------------------------------------------------------
+
+
+class Group(Strict):
+    """Shared values for members (``groups: [name]`` on a device or server)."""
+
+    description: str | None = None
+    vars: dict[str, Any] = {}
+
+
+class Defaults(Strict):
+    devices: dict[str, Any] = {}
+    servers: dict[str, Any] = {}
+
+
+# --- the whole inventory --------------------------------------------------------------------
+
+
+class Inventory(Strict):
+    organisation: Organisation
+    secrets: dict[SecretName, Secret] = {}
+    plan: Plan
+    sites: dict[Name, Site]
+    groups: dict[Name, Group] = {}
+    defaults: Defaults = Defaults()
+    devices: dict[Name, Device] = {}
+    links: dict[Name, Link] = {}
+    servers: dict[Name, Server] = {}
+    services: dict[Name, Service] = {}
+    backup_policies: dict[Name, BackupPolicy] = {}
+    source: str = Field(default="", exclude=True, description="directory it was loaded from")
+
+    def sites_of_type(self, *types: str) -> dict[str, Site]:
+        return {n: s for n, s in self.sites.items() if s.type in types}
+
+    def members(self, group: str) -> list[str]:
+        return [n for n, d in self.devices.items() if group in d.groups] + [
+            n for n, s in self.servers.items() if group in s.groups
+        ]
+
+
+re_name = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+re_secret_name = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
