@@ -195,6 +195,7 @@ DeviceRole = Literal["core", "distribution", "opd-edge", "desa-edge"]
 
 class Interface(Strict):
     address: IPv4Interface | None = None
+    secondary: list[IPv4Interface] = []
     description: str | None = None
     kind: Literal["link", "lan", "mgmt", "loopback"] | None = None
 
