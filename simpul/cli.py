@@ -89,18 +89,30 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
-                                              "max_content_width": 100})
-@click.option("-i", "--inventory", "inventory", type=click.Path(path_type=Path),
-              help="Inventory directory (default: setting 'inventory', or inventory/lab).")
+@click.group(
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory",
+    type=click.Path(path_type=Path),
+    help="Inventory directory (default: setting 'inventory', or inventory/lab).",
+)
 @click.option("--config", type=click.Path(path_type=Path), help="Settings file (TOML).")
 @click.option("--json", "json_", is_flag=True, help="Machine-readable results on stdout.")
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-v, -vv).")
 @click.option("--traceback", is_flag=True, help="Show the full traceback of internal errors.")
 @click.version_option(package_name="simpul")
 @click.pass_context
-def cli(ctx: click.Context, inventory: Path | None, config: Path | None, json_: bool,
-        verbose: int, traceback: bool) -> None:
+def cli(
+    ctx: click.Context,
+    inventory: Path | None,
+    config: Path | None,
+    json_: bool,
+    verbose: int,
+    traceback: bool,
+) -> None:
     """Simpul: infrastructure-as-code and monitoring for the Pusat Data, the DRC and the
     Jaringan Intra of a Dinas Kominfo.
 
@@ -139,12 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.exit_code)
     except BrokenPipeError:
         return int(ExitCode.OK)
-    except Exception as e:  # noqa: BLE001 - the one place that catches everything
+    except Exception as e:
         if show_tb:
             traceback.print_exc()
         else:
-            click.echo(f"internal error: {type(e).__name__}: {e} (re-run with --traceback)",
-                       err=True)
+            click.echo(f"internal error: {type(e).__name__}: {e} (re-run with --traceback)", err=True)
         return int(ExitCode.ERROR)
     if isinstance(rv, int):
         return rv

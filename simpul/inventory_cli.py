@@ -38,17 +38,22 @@ def check(app: AppContext, directory: Path | None) -> int:
         inv = load_inventory(directory)
     except InventoryInvalid as e:
         if app.json:
-            print_json({"valid": False, "inventory": str(directory),
-                        "problems": [p.__dict__ for p in e.problems]})
+            print_json(
+                {"valid": False, "inventory": str(directory), "problems": [p.__dict__ for p in e.problems]}
+            )
         else:
             for p in e.problems:
                 click.echo(str(p))
-            click.echo(f"{directory}: {len(e.problems)} problem(s); the inventory is NOT valid",
-                       err=True)
+            click.echo(f"{directory}: {len(e.problems)} problem(s); the inventory is NOT valid", err=True)
         return int(ExitCode.CONFIG)
-    counts = {"sites": len(inv.sites), "devices": len(inv.devices), "links": len(inv.links),
-              "servers": len(inv.servers), "services": len(inv.services),
-              "backup_policies": len(inv.backup_policies)}
+    counts = {
+        "sites": len(inv.sites),
+        "devices": len(inv.devices),
+        "links": len(inv.links),
+        "servers": len(inv.servers),
+        "services": len(inv.services),
+        "backup_policies": len(inv.backup_policies),
+    }
     if app.json:
         print_json({"valid": True, "inventory": str(directory), "counts": counts})
     else:
@@ -59,8 +64,13 @@ def check(app: AppContext, directory: Path | None) -> int:
 
 @inventory.command()
 @click.argument("section", required=False, default="hosts", type=click.Choice(SECTIONS))
-@click.option("--limit", "-l", "limits", multiple=True,
-              help="Selector: host name, group, or key=value (site, site_type, role, platform, kind).")
+@click.option(
+    "--limit",
+    "-l",
+    "limits",
+    multiple=True,
+    help="Selector: host name, group, or key=value (site, site_type, role, platform, kind).",
+)
 @click.pass_obj
 def show(app: AppContext, section: str, limits: tuple[str, ...]) -> int:
     """Show the inventory as tables (or --json).
@@ -80,54 +90,85 @@ def show(app: AppContext, section: str, limits: tuple[str, ...]) -> int:
         if app.json:
             print_json(rows)
         else:
-            table(f"{len(rows)} host(s)", ["name", "kind", "site", "site type", "role", "platform", "mgmt ip"],
-                  [[r["name"], r["kind"], r["site"], r["site_type"], r["role"], r["platform"], r["mgmt_ip"]]
-                   for r in rows])
+            table(
+                f"{len(rows)} host(s)",
+                ["name", "kind", "site", "site type", "role", "platform", "mgmt ip"],
+                [
+                    [r["name"], r["kind"], r["site"], r["site_type"], r["role"], r["platform"], r["mgmt_ip"]]
+                    for r in rows
+                ],
+            )
         return int(ExitCode.OK)
     if section == "sites":
         data = {n: s.model_dump(mode="json") for n, s in inv.sites.items()}
         if app.json:
             print_json(data)
         else:
-            table(f"{len(data)} site(s)", ["name", "type", "official name", "LAN", "uplink"],
-                  [[n, s.type, s.name, s.lan, s.uplink] for n, s in inv.sites.items()])
+            table(
+                f"{len(data)} site(s)",
+                ["name", "type", "official name", "LAN", "uplink"],
+                [[n, s.type, s.name, s.lan, s.uplink] for n, s in inv.sites.items()],
+            )
     elif section == "links":
         if app.json:
             print_json({n: lk.model_dump(mode="json") for n, lk in inv.links.items()})
         else:
-            table(f"{len(inv.links)} link(s)", ["name", "a", "b", "prefix", "medium", "Mb/s"],
-                  [[n, lk.a, lk.b, lk.prefix, lk.medium, lk.bandwidth_mbps] for n, lk in inv.links.items()])
+            table(
+                f"{len(inv.links)} link(s)",
+                ["name", "a", "b", "prefix", "medium", "Mb/s"],
+                [[n, lk.a, lk.b, lk.prefix, lk.medium, lk.bandwidth_mbps] for n, lk in inv.links.items()],
+            )
     elif section == "services":
         if app.json:
             print_json({n: s.model_dump(mode="json") for n, s in inv.services.items()})
         else:
-            table(f"{len(inv.services)} service(s)", ["name", "service", "owner", "tier", "target %", "RTO", "RPO", "servers"],
-                  [[n, s.name, s.owner, s.tier, s.availability_target, s.rto, s.rpo, ", ".join(s.servers)]
-                   for n, s in inv.services.items()])
+            table(
+                f"{len(inv.services)} service(s)",
+                ["name", "service", "owner", "tier", "target %", "RTO", "RPO", "servers"],
+                [
+                    [n, s.name, s.owner, s.tier, s.availability_target, s.rto, s.rpo, ", ".join(s.servers)]
+                    for n, s in inv.services.items()
+                ],
+            )
     elif section == "backup":
         if app.json:
             print_json({n: p.model_dump(mode="json") for n, p in inv.backup_policies.items()})
         else:
-            table("backup policies", ["name", "every", "destination", "repository", "keep d/w/m/y", "verify"],
-                  [[n, p.every, p.destination, p.repository,
-                    f"{p.retention.daily}/{p.retention.weekly}/{p.retention.monthly}/{p.retention.yearly}", p.verify]
-                   for n, p in inv.backup_policies.items()])
+            table(
+                "backup policies",
+                ["name", "every", "destination", "repository", "keep d/w/m/y", "verify"],
+                [
+                    [
+                        n,
+                        p.every,
+                        p.destination,
+                        p.repository,
+                        f"{p.retention.daily}/{p.retention.weekly}/{p.retention.monthly}/{p.retention.yearly}",
+                        p.verify,
+                    ]
+                    for n, p in inv.backup_policies.items()
+                ],
+            )
     elif section == "plan":
         if app.json:
             print_json(inv.plan.model_dump(mode="json"))
         else:
-            table("address plan", ["purpose", "supernet", "allocation size"],
-                  [[k, v, f"/{inv.plan.sizes[k.replace('_lan', '')]}" if k.replace("_lan", "") in inv.plan.sizes else ""]  # type: ignore[index]
-                   for k, v in inv.plan.supernets.items()])
+            table(
+                "address plan",
+                ["purpose", "supernet", "allocation size"],
+                [[k, v, _size(inv.plan.sizes, k)] for k, v in inv.plan.supernets.items()],
+            )
     return int(ExitCode.OK)
 
 
 @inventory.command()
 @click.option("--site", help="Draw one site and its neighbours (the OPD's yearly LAN diagram).")
-@click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"]), default="svg",
-              show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Output file (default: topology[-SITE].FORMAT).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"]), default="svg", show_default=True
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Output file (default: topology[-SITE].FORMAT)."
+)
 @click.pass_obj
 def graph(app: AppContext, site: str | None, fmt: str, output: Path | None) -> int:
     """Draw the topology of sites, routers and links (Graphviz).
@@ -146,3 +187,8 @@ def graph(app: AppContext, site: str | None, fmt: str, output: Path | None) -> i
     else:
         stdout.print(f"wrote {out}")
     return int(ExitCode.OK)
+
+
+def _size(sizes: dict[Any, int], purpose: str) -> str:
+    key = purpose.removesuffix("_lan")
+    return f"/{sizes[key]}" if key in sizes else ""

@@ -28,17 +28,25 @@ def show(app: AppContext, last: int, action: str | None, target: str | None) -> 
       simpul oplog show -n 50 --action net.push
     """
     log = OpLog(app.settings.oplog)
-    recs = [r for r in log.records()
-            if (not action or r.get("action") == action) and (not target or r.get("target") == target)]
+    recs = [
+        r
+        for r in log.records()
+        if (not action or r.get("action") == action) and (not target or r.get("target") == target)
+    ]
     recs = recs[-last:] if last > 0 else recs
     if app.json:
         print_json(recs)
     elif not recs:
         stdout.print(f"{log.path}: no records")
     else:
-        table(str(log.path), ["#", "time (UTC)", "who", "action", "target", "result"],
-              [[r.get("seq"), r.get("ts"), r.get("who"), r.get("action"), r.get("target"),
-                r.get("result")] for r in recs])
+        table(
+            str(log.path),
+            ["#", "time (UTC)", "who", "action", "target", "result"],
+            [
+                [r.get("seq"), r.get("ts"), r.get("who"), r.get("action"), r.get("target"), r.get("result")]
+                for r in recs
+            ],
+        )
     return int(ExitCode.OK)
 
 

@@ -69,8 +69,9 @@ def setup_logging(verbosity: int) -> None:
     for h in list(root.handlers):
         root.removeHandler(h)
     if stderr.is_terminal:
-        handler: logging.Handler = RichHandler(console=stderr, show_path=verbosity > 1,
-                                               rich_tracebacks=False, markup=False)
+        handler: logging.Handler = RichHandler(
+            console=stderr, show_path=verbosity > 1, rich_tracebacks=False, markup=False
+        )
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
@@ -78,8 +79,17 @@ def setup_logging(verbosity: int) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     # Vendor libraries are chatty at INFO; keep them at WARNING unless -vv.
-    for noisy in ("paramiko", "netmiko", "pyinfra", "urllib3", "influxdb_client", "pysnmp",
-                  "asyncio", "fabric", "invoke"):
+    for noisy in (
+        "paramiko",
+        "netmiko",
+        "pyinfra",
+        "urllib3",
+        "influxdb_client",
+        "pysnmp",
+        "asyncio",
+        "fabric",
+        "invoke",
+    ):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 2 else logging.WARNING)
 
 
@@ -102,8 +112,14 @@ def progress(description: str, total: int | None) -> Iterator[_Bar]:
     if not stderr.is_terminal:
         yield _Bar(None, None)
         return
-    p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                 TimeElapsedColumn(), console=stderr, transient=True)
+    p = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    )
     with p:
         task = p.add_task(description, total=total)
         yield _Bar(p, task)

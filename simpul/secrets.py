@@ -28,8 +28,7 @@ def read_secret_file(path: Path, name: str) -> SecretStr:
         ) from e
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SecretError(
-            f"secret '{name}': file {path} is readable by group/others "
-            f"(mode {stat.S_IMODE(st.st_mode):04o})",
+            f"secret '{name}': file {path} is readable by group/others (mode {stat.S_IMODE(st.st_mode):04o})",
             hint=f"chmod 600 {path}",
         )
     return SecretStr(path.read_text().rstrip("\n"))

@@ -68,7 +68,7 @@ def load_settings(path: Path | None = None) -> Settings:
     if os.environ.get("SIMPUL_STATE_DIR"):
         data["state_dir"] = os.environ["SIMPUL_STATE_DIR"]
     try:
-        return Settings(**data, source=src)  # type: ignore[arg-type]
+        return Settings.model_validate({**data, "source": src})
     except ValidationError as e:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"])

@@ -19,9 +19,13 @@ if TYPE_CHECKING:
 LAN_PURPOSE = {"opd": "opd_lan", "desa": "desa_lan", "kelurahan": "desa_lan"}
 
 
-def cross_check(inv: Inventory, loaded: Loaded) -> None:
+def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | None = None) -> None:
     """Append a problem to ``loaded`` for every broken reference or collision."""
     p = loaded.problem
+    names = names or {}
+
+    def exists(section: str, name: str) -> bool:
+        return name in names.get(section, set()) or name in getattr(inv, section)
     plan = inv.plan.supernets
 
     def in_plan(addr: IPv4Address | IPv4Network, purposes: Iterable[str], path: tuple[str | int, ...]) -> None:
@@ -36,7 +40,7 @@ def cross_check(inv: Inventory, loaded: Loaded) -> None:
         p(path, f"{addr} is not in the {nets} range of the address plan")
 
     def secret(name: str | None, path: tuple[str | int, ...]) -> None:
-        if name is not None and name not in inv.secrets:
+        if name is not None and not exists("secrets", name):
             p(path, f"unknown secret '{name}' (declare it under secrets: with env: or file:)")
 
     def snmp(s: Snmp | None, path: tuple[str | int, ...]) -> None:
@@ -46,7 +50,7 @@ def cross_check(inv: Inventory, loaded: Loaded) -> None:
         secret(s.auth_key, (*path, "auth_key"))
         secret(s.priv_key, (*path, "priv_key"))
 
-    if inv.organisation.log_host and inv.organisation.log_host not in inv.servers:
+    if inv.organisation.log_host and not exists("servers", inv.organisation.log_host):
         p(("organisation", "log_host"), f"unknown server '{inv.organisation.log_host}'")
 
     # addresses: management and loopbacks unique across devices and servers
@@ -54,7 +58,7 @@ def cross_check(inv: Inventory, loaded: Loaded) -> None:
     for kind, items in (("devices", inv.devices), ("servers", inv.servers)):
         for name, host in items.items():
             path = (kind, name)
-            if host.site not in inv.sites:
+            if not exists("sites", host.site):
                 p((*path, "site"), f"unknown site '{host.site}'")
             if host.mgmt_ip in mgmt:
                 p((*path, "mgmt_ip"), f"{host.mgmt_ip} is already used by {mgmt[host.mgmt_ip]}")
@@ -63,7 +67,7 @@ def cross_check(inv: Inventory, loaded: Loaded) -> None:
             in_plan(host.mgmt_ip, ["management"], (*path, "mgmt_ip"))
             snmp(host.snmp, (*path, "snmp"))
             for i, g in enumerate(host.groups):
-                if g not in inv.groups:
+                if not exists("groups", g):
                     p((*path, "groups", i), f"unknown group '{g}'")
 
     loops: dict[IPv4Address, str] = {}
@@ -80,7 +84,7 @@ def cross_check(inv: Inventory, loaded: Loaded) -> None:
     for name, link in inv.links.items():
         for end in ("a", "b"):
             dev = getattr(link, end).split(":", 1)[0]
-            if dev not in inv.devices:
+            if not exists("devices", dev):
                 p(("links", name, end), f"unknown device '{dev}'")
         in_plan(link.prefix, ["links"], ("links", name, "prefix"))
         prefixes.append((link.prefix, f"link {name}", ("links", name, "prefix")))
@@ -100,23 +104,23 @@ def cross_check(inv: Inventory, loaded: Loaded) -> None:
         secret(srv.ssh.key, ("servers", name, "ssh", "key"))
         if srv.address is not None:
             in_plan(srv.address, ["servers", "drc"], ("servers", name, "address"))
-        for i, pol in enumerate(srv.backup):
-            if pol not in inv.backup_policies:
-                p(("servers", name, "backup", i), f"unknown backup policy '{pol}'")
+        for i, pol_name in enumerate(srv.backup):
+            if not exists("backup_policies", pol_name):
+                p(("servers", name, "backup", i), f"unknown backup policy '{pol_name}'")
 
     for name, svc in inv.services.items():
-        if svc.owner not in inv.sites:
+        if not exists("sites", svc.owner):
             p(("services", name, "owner"), f"unknown site '{svc.owner}'")
-        for i, s in enumerate(svc.servers):
-            if s not in inv.servers:
-                p(("services", name, "servers", i), f"unknown server '{s}'")
+        for i, srv_name in enumerate(svc.servers):
+            if not exists("servers", srv_name):
+                p(("services", name, "servers", i), f"unknown server '{srv_name}'")
 
     for name, pol in inv.backup_policies.items():
         secret(pol.encryption_key, ("backup_policies", name, "encryption_key"))
         dest = inv.servers.get(pol.destination)
-        if dest is None:
+        if dest is None and not exists("servers", pol.destination):
             p(("backup_policies", name, "destination"), f"unknown server '{pol.destination}'")
-        elif inv.sites.get(dest.site) and inv.sites[dest.site].type != "drc":
+        elif dest is not None and inv.sites.get(dest.site) and inv.sites[dest.site].type != "drc":
             p(("backup_policies", name, "destination"),
               f"server '{pol.destination}' is at site '{dest.site}', not at the DRC "
               "(backups must leave the Pusat Data: Pergub Kalteng 24/2022 Pasal 14)")

@@ -55,7 +55,7 @@ class InventoryInvalid(ConfigError):
             f"{source}: {n} problem{'s' if n != 1 else ''} in the inventory",
             hint="run 'simpul inventory check' to see them all",
         )
-        self.problems = sorted(problems)
+        self.problems = sorted(set(problems))
 
 
 @dataclass
@@ -114,6 +114,10 @@ def read_directory(directory: Path) -> Loaded:
                                                 "must be a mapping of name: {...}"))
                     continue
                 target = out.data.setdefault(section, {})
+                by_entity: dict[Any, list[tuple[KeyPath, Origin]]] = {}
+                for k, o in origins.items():
+                    if len(k) >= 2 and k[0] == section:
+                        by_entity.setdefault(k[1], []).append((k, o))
                 for name, body in value.items():
                     if name in target:
                         first = out.origins[(section, name)]
@@ -122,9 +126,7 @@ def read_directory(directory: Path) -> Loaded:
                             f"defined twice (first at {first.file}:{first.line})"))
                         continue
                     target[name] = body
-                    for k, o in origins.items():
-                        if k[:2] == (section, name):
-                            out.origins[k] = o
+                    out.origins.update(by_entity.get(name, []))
                 out.origins.setdefault((section,), Origin(display, line))
             elif section in SINGLE_SECTIONS:
                 if section in out.data:
@@ -156,8 +158,16 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def _inherit(loaded: Loaded) -> None:
     """Apply defaults and group vars to devices and servers, keeping origins of inherited keys."""
     data = loaded.data
-    defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
-    groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
+    defaults: dict[str, Any] = data["defaults"] if isinstance(data.get("defaults"), dict) else {}
+    groups: dict[str, Any] = data["groups"] if isinstance(data.get("groups"), dict) else {}
+    def suffixes(prefix: KeyPath) -> list[tuple[KeyPath, Origin]]:
+        if prefix not in cache:
+            n = len(prefix)
+            cache[prefix] = [(k[n:], o) for k, o in loaded.origins.items()
+                             if len(k) > n and k[:n] == prefix]
+        return cache[prefix]
+
+    cache: dict[KeyPath, list[tuple[KeyPath, Origin]]] = {}
     for section, dkey in INHERITING.items():
         entities = data.get(section)
         if not isinstance(entities, dict):
@@ -184,9 +194,8 @@ def _inherit(loaded: Loaded) -> None:
             merged: dict[str, Any] = {}
             for layer, lpath in layers:
                 merged = _deep_merge(merged, copy.deepcopy(layer))
-                for k, o in list(loaded.origins.items()):
-                    if k[: len(lpath)] == lpath and len(k) > len(lpath):
-                        loaded.origins[(section, name, *k[len(lpath):])] = o
+                for suffix, o in suffixes(lpath):
+                    loaded.origins[(section, name, *suffix)] = o
             entities[name] = _deep_merge(merged, body)
 
 
@@ -267,10 +276,16 @@ def load_inventory(directory: Path | str) -> m.Inventory:
         parts[section] = valid
     if "sites" not in data:
         loaded.problem((), "section 'sites:' is missing")
-    if loaded.problems or any(parts.get(s) is None for s in ("organisation", "plan")):
+    if any(parts.get(s) is None for s in ("organisation", "plan")):
         raise InventoryInvalid(str(directory), loaded.problems)
-    inv = m.Inventory.model_validate({**parts, "source": str(directory)})
-    cross_check(inv, loaded)
+    # Cross-check what did validate, so one bad entity doesn't hide the other problems. Names
+    # that exist but failed validation still count as existing (no follow-on "unknown" errors).
+    names = {sec: set((data.get(sec) or {}).keys()) for sec in MAPPING_SECTIONS}
+    if loaded.problems:
+        inv = m.Inventory.model_construct(**{**parts, "source": str(directory)})
+    else:
+        inv = m.Inventory.model_validate({**parts, "source": str(directory)})
+    cross_check(inv, loaded, names)
     if loaded.problems:
         raise InventoryInvalid(str(directory), loaded.problems)
     return inv

@@ -15,6 +15,8 @@ import yaml
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_NODES = 2_000_000
+# libyaml's parser is ~10x faster than the pure-Python one and keeps line marks.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 KeyPath = tuple[str | int, ...]
 
@@ -52,6 +54,7 @@ def dotted(path: KeyPath) -> str:
 class _Budget:
     def __init__(self) -> None:
         self.nodes = 0
+        self.loader: yaml.SafeLoader | None = None
 
 
 def load_yaml(path: Path, display: str) -> tuple[Any, dict[KeyPath, Origin], list[Problem]]:
@@ -78,7 +81,7 @@ def load_yaml(path: Path, display: str) -> tuple[Any, dict[KeyPath, Origin], lis
     ):
         return None, origins, [Problem(display, 0, "", "file is empty (remove it or add data)")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 0
@@ -91,6 +94,7 @@ def load_yaml(path: Path, display: str) -> tuple[Any, dict[KeyPath, Origin], lis
     if node is None:
         return None, origins, [Problem(display, 0, "", "file is empty (remove it or add data)")]
     budget = _Budget()
+    budget.loader = yaml.SafeLoader("")
     try:
         data = _build(node, (), display, origins, problems, budget)
     except _TooBig:
@@ -145,12 +149,10 @@ def _build(
             for i, v in enumerate(node.value)
         ]
     assert isinstance(node, yaml.ScalarNode)
-    loader = yaml.SafeLoader("")
+    assert budget.loader is not None
     try:
-        return loader.construct_object(node, deep=True)
+        return budget.loader.construct_object(node, deep=True)
     except yaml.YAMLError as e:
         problems.append(Problem(display, node.start_mark.line + 1, dotted(path),
                                 f"cannot read value: {e}"))
         return None
-    finally:
-        loader.dispose()

@@ -1,0 +1,21 @@
+"""Shared pytest setup: every test gets its own Simpul state directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Unit tests never write into the real state dir (/var/lib/simpul); lab tests set their own.
+    if "SIMPUL_TEST_KEEP_STATE" not in __import__("os").environ:
+        monkeypatch.setenv("SIMPUL_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
