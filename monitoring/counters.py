@@ -55,9 +55,12 @@ def classify_restart(prev: Clock, cur: Clock, *, slack: float = 5.0) -> Restart:
     if elapsed < 0:
         # Our own clock stepped back; nothing can be concluded from the agent's age.
         return Restart.NONE
-    if prev.engine_boots is not None and cur.engine_boots is not None:
-        if cur.engine_boots != prev.engine_boots:
-            return Restart.REBOOT
+    if (
+        prev.engine_boots is not None
+        and cur.engine_boots is not None
+        and cur.engine_boots != prev.engine_boots
+    ):
+        return Restart.REBOOT
     if prev.engine_time is not None and cur.engine_time is not None:
         # An agent younger than the time since the last poll restarted in between, even if
         # its clock has already passed the previous reading.

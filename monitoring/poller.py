@@ -200,7 +200,7 @@ async def poll_cycle(
 class Event:
     at: float
     device: str
-    kind: str  # reboot | uptime-wrap | device-down | device-up | if-down | if-up
+    kind: str  # reboot | uptime-wrap | snmp-down | snmp-up | if-down | if-up
     detail: str = ""
     ifname: str | None = None
 
@@ -218,7 +218,7 @@ def derive(prev: dict[str, Any] | None, poll: DevicePoll) -> Derived:
 
     ``prev``/``state`` is a JSON-able dict: ``{"up", "clock", "counters", "oper"}``.
     A failed poll keeps the old counters (the next good poll computes a rate over the whole gap,
-    unless the device restarted meanwhile) and records ``device-down`` once.
+    unless the device restarted meanwhile) and records ``snmp-down`` once.
     """
     prev = prev or {}
     events: list[Event] = []
@@ -226,7 +226,7 @@ def derive(prev: dict[str, Any] | None, poll: DevicePoll) -> Derived:
     tr = transition(was_up, poll.ok)
     if tr is not None:
         events.append(
-            Event(poll.at, poll.target, f"device-{tr.value}", "" if poll.ok else (poll.error or ""))
+            Event(poll.at, poll.target, f"snmp-{tr.value}", "" if poll.ok else (poll.error or ""))
         )
     if not poll.ok:
         st = dict(prev)

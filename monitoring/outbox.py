@@ -1,0 +1,154 @@
+"""A durable local outbox: points wait on disk until their sink takes them, in order.
+
+Store-and-forward for village links and InfluxDB outages (Zabbix proxies do the same): every
+cycle's lines are committed to SQLite *before* any delivery is tried; :meth:`Outbox.flush`
+delivers the oldest batch first and deletes it only after the sink acknowledged it, stopping at
+the first failure so order is kept. A crash between "sink acknowledged" and "row deleted" means
+the batch is sent again — harmless, because every line carries the fixed timestamp assigned at
+poll time and InfluxDB/VictoriaMetrics overwrite a point with the same series and timestamp.
+
+A batch the sink *rejects* (HTTP 400: the data itself is bad) would block the queue forever; it
+is moved to the ``dead`` table with the reason, kept for inspection, and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+BATCH_LINES = 5000
+
+
+class SinkError(Exception):
+    """Delivery failed; ``permanent`` when retrying the same data cannot succeed."""
+
+    def __init__(self, sink: str, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(f"{sink}: {reason}")
+        self.sink = sink
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Sink(Protocol):
+    name: str
+
+    def write(self, lines: Sequence[str]) -> None:
+        """Deliver line protocol (precision seconds); raise :class:`SinkError` on failure."""
+        ...
+
+
+@dataclass
+class FlushResult:
+    sink: str
+    delivered_batches: int = 0
+    delivered_lines: int = 0
+    dead_batches: int = 0
+    pending_batches: int = 0
+    pending_lines: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.dead_batches == 0
+
+
+class Outbox:
+    """SQLite outbox at ``path`` (WAL, synchronous=FULL: a committed batch survives power loss)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS outbox(
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                sink TEXT NOT NULL,
+                created REAL NOT NULL,
+                n INTEGER NOT NULL,
+                lines TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS outbox_sink ON outbox(sink, id);
+            CREATE TABLE IF NOT EXISTS dead(
+                id INTEGER PRIMARY KEY, sink TEXT, created REAL, failed REAL, reason TEXT,
+                n INTEGER, lines TEXT);
+            """
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+    def put(self, sinks: Sequence[str], lines: Sequence[str]) -> int:
+        """Queue ``lines`` for every sink in one transaction; returns the number of batches."""
+        if not lines or not sinks:
+            return 0
+        now = time.time()
+        rows = []
+        for s in sinks:
+            for i in range(0, len(lines), BATCH_LINES):
+                chunk = lines[i : i + BATCH_LINES]
+                rows.append((s, now, len(chunk), "\n".join(chunk)))
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany(
+                "INSERT INTO outbox(sink, created, n, lines) VALUES (?,?,?,?)", rows
+            )
+        return len(rows)
+
+    def pending(self, sink: str | None = None) -> tuple[int, int]:
+        """``(batches, lines)`` waiting (for one sink or all)."""
+        q = "SELECT COUNT(*), COALESCE(SUM(n),0) FROM outbox"
+        args: tuple[str, ...] = ()
+        if sink:
+            q += " WHERE sink=?"
+            args = (sink,)
+        b, n = self.db.execute(q, args).fetchone()
+        return int(b), int(n)
+
+    def dead(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM dead").fetchone()[0])
+
+    def flush(self, sink: Sink, *, max_batches: int | None = None) -> FlushResult:
+        """Deliver this sink's batches oldest first; stop at the first transient failure."""
+        res = FlushResult(sink.name)
+        sent = 0
+        while max_batches is None or sent < max_batches:
+            row = self.db.execute(
+                "SELECT id, created, n, lines FROM outbox WHERE sink=? ORDER BY id LIMIT 1",
+                (sink.name,),
+            ).fetchone()
+            if row is None:
+                break
+            bid, created, n, text = row
+            try:
+                sink.write(text.split("\n"))
+            except SinkError as e:
+                if not e.permanent:
+                    res.error = e.reason
+                    log.warning("%s: delivery failed, %s kept on disk: %s", sink.name, "batch", e.reason)
+                    break
+                log.error("%s: batch %d rejected, moved to dead letters: %s", sink.name, bid, e.reason)
+                with self.db:
+                    self.db.execute("BEGIN IMMEDIATE")
+                    self.db.execute(
+                        "INSERT INTO dead(id, sink, created, failed, reason, n, lines) "
+                        "VALUES (?,?,?,?,?,?,?)",
+                        (bid, sink.name, created, time.time(), e.reason, n, text),
+                    )
+                    self.db.execute("DELETE FROM outbox WHERE id=?", (bid,))
+                res.dead_batches += 1
+                continue
+            self.db.execute("DELETE FROM outbox WHERE id=?", (bid,))
+            res.delivered_batches += 1
+            res.delivered_lines += n
+            sent += 1
+        res.pending_batches, res.pending_lines = self.pending(sink.name)
+        return res

@@ -1,0 +1,232 @@
+"""One polling cycle end to end, the lock, and the long-running loop.
+
+A cycle: SNMP polls (bounded concurrency) and ICMP probes run together → rates/events derived
+from the previous state → lines committed to the outbox (before any delivery) → availability
+ledger and state updated → the outbox flushed to every sink.
+
+``simpul poll --once`` (cron) and ``simpul poll`` (service) share one lock file in the state
+directory, so runs never overlap: the second one sees the lock and skips with a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simpul.monitoring.engine import SnmpEngine
+from simpul.monitoring.icmp import PingResult, ping_many
+from simpul.monitoring.ledger import Ledger, LedgerEvent
+from simpul.monitoring.lineproto import line
+from simpul.monitoring.outbox import FlushResult, Outbox, Sink
+from simpul.monitoring.poller import DevicePoll, derive, poll_cycle, to_lines
+from simpul.monitoring.targets import HostRef
+
+from simpul.errors import LockedError
+
+log = logging.getLogger(__name__)
+
+
+# --- lock ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def poll_lock(state_dir: Path, name: str = "poll") -> Iterator[Path]:
+    """Hold ``<state_dir>/<name>.lock`` (flock, released by the kernel if we die).
+
+    Raises :class:`LockedError` naming the holder's PID when another run has it.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / f"{name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise LockedError(
+                f"another 'simpul poll' is running (pid {holder}, lock {path})",
+                hint="this run is skipped; the running one will poll",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)
+
+
+# --- one cycle -------------------------------------------------------------------------------
+
+
+@dataclass
+class CycleReport:
+    timestamp: int
+    started: float
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    polls: list[DevicePoll] = field(default_factory=list)
+    pings: dict[str, PingResult] = field(default_factory=dict)
+    availability: dict[str, bool] = field(default_factory=dict)
+    events: list[LedgerEvent] = field(default_factory=list)
+    lines: int = 0
+    flush: list[FlushResult] = field(default_factory=list)
+    interrupted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        failed = {p.target: p.error for p in self.polls if not p.ok}
+        return {
+            "timestamp": self.timestamp,
+            "wall_s": round(self.wall_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
+            "snmp": {"polled": len(self.polls), "ok": len(self.polls) - len(failed),
+                     "failed": failed},
+            "icmp": {a: {"loss_pct": round(r.loss_pct, 1), "up": r.up} for a, r in self.pings.items()},
+            "down": sorted(n for n, up in self.availability.items() if not up),
+            "events": [e.__dict__ for e in self.events],
+            "lines": self.lines,
+            "sinks": [f.__dict__ for f in self.flush],
+            "interrupted": self.interrupted,
+        }
+
+
+@dataclass
+class Poller:
+    """Everything a cycle needs; build once, run :meth:`cycle` as often as you like."""
+
+    hosts: Sequence[HostRef]
+    engine: SnmpEngine
+    state_dir: Path
+    sinks: Sequence[Sink] = ()
+    concurrency: int = 100
+    interval: float = 60.0
+    max_gap_factor: float = 3.0
+    ping_count: int = 3
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.state_dir / "outbox.sqlite")
+        self.ledger = Ledger(self.state_dir / "ledger.sqlite")
+
+    def close(self) -> None:
+        self.outbox.close()
+        self.ledger.close()
+
+    async def cycle(
+        self, stop: asyncio.Event | None = None, on_done: Callable[[DevicePoll], None] | None = None
+    ) -> CycleReport:
+        started = self.clock()
+        ts = int(started)
+        cpu0 = time.process_time()
+        rep = CycleReport(timestamp=ts, started=started)
+        snmp_hosts = [h for h in self.hosts if h.snmp is not None]
+        icmp_addrs = sorted({h.address for h in self.hosts if h.icmp})
+        state = self.ledger.load_state()
+        hints = {n: s.get("rows", {}) for n, s in state.items()}
+
+        ping_task = (
+            asyncio.create_task(asyncio.to_thread(ping_many, icmp_addrs, count=self.ping_count))
+            if icmp_addrs
+            else None
+        )
+        polls = await poll_cycle(
+            self.engine,
+            [h.snmp for h in snmp_hosts if h.snmp is not None],
+            {h.name: h.plan for h in snmp_hosts if h.plan is not None},
+            concurrency=self.concurrency,
+            rows_hint=hints,
+            on_done=on_done,
+            stop=stop,
+        )
+        rep.pings = await ping_task if ping_task else {}
+        rep.polls = polls
+        rep.interrupted = bool(stop and stop.is_set())
+
+        by_name = {h.name: h for h in self.hosts}
+        lines: list[str] = []
+        new_state: dict[str, dict[str, Any]] = {}
+        observations: list[tuple[str, bool, float]] = []
+        polled: dict[str, DevicePoll] = {p.target: p for p in polls}
+        for p in polls:
+            h = by_name[p.target]
+            assert h.plan is not None
+            d = derive(state.get(p.target), p)
+            new_state[p.target] = d.state
+            lines += to_lines(p, h.plan, h.tags, ts, d)
+            rep.events += [
+                LedgerEvent(e.at, e.device, e.kind, f"{e.ifname}: {e.detail}" if e.ifname else e.detail)
+                for e in d.events
+            ]
+        for h in self.hosts:
+            if rep.interrupted and h.name not in polled:
+                continue  # not observed this cycle: says nothing about availability
+            p = polled.get(h.name)
+            pr = rep.pings.get(h.address) if h.icmp else None
+            if pr is not None:
+                ln = line("ping", {**h.tags, "url": h.address}, pr.fields(), ts)
+                if ln:
+                    lines.append(ln)
+            if p is None and pr is None:
+                continue
+            up = (p is not None and p.ok) or (pr is not None and pr.up)
+            rep.availability[h.name] = up
+            observations.append((h.name, up, started))
+            prev = state.get(h.name, {}).get("available")
+            if prev is not None and prev != up:
+                rep.events.append(
+                    LedgerEvent(started, h.name, "up" if up else "down",
+                                "" if up else _why_down(p, pr))
+                )
+            new_state.setdefault(h.name, dict(state.get(h.name, {})))["available"] = up
+
+        rep.lines = len(lines)
+        # Durability order: data on disk first, then the bookkeeping that refers to it.
+        self.outbox.put([s.name for s in self.sinks], lines)
+        self.ledger.observe(observations, max_gap=self.interval * self.max_gap_factor)
+        self.ledger.add_events(rep.events)
+        self.ledger.save_state(new_state)
+        rep.flush = await asyncio.to_thread(self.flush)
+        rep.wall_s = self.clock() - started
+        rep.cpu_s = time.process_time() - cpu0
+        for e in rep.events:
+            log.warning("%s: %s %s", e.entity, e.kind, e.detail) if e.kind in (
+                "down", "reboot") else log.info("%s: %s %s", e.entity, e.kind, e.detail)
+        return rep
+
+    def flush(self) -> list[FlushResult]:
+        return [self.outbox.flush(s) for s in self.sinks]
+
+    async def run_forever(
+        self, stop: asyncio.Event, on_cycle: Callable[[CycleReport], None] | None = None
+    ) -> int:
+        """Cycle every ``interval`` seconds (aligned to the wall clock) until ``stop`` is set.
+
+        Returns the number of cycles run. A cycle in progress when ``stop`` is set lets its
+        in-flight devices finish, commits what it has and flushes once.
+        """
+        n = 0
+        while not stop.is_set():
+            rep = await self.cycle(stop)
+            n += 1
+            if on_cycle:
+                on_cycle(rep)
+            now = self.clock()
+            next_at = (int(now // self.interval) + 1) * self.interval
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, next_at - now))
+        return n
+
+
+def _why_down(p: DevicePoll | None, pr: PingResult | None) -> str:
+    parts = []
+    if p is not None and not p.ok:
+        parts.append(f"snmp: {p.error}")
+    if pr is not None and not pr.up:
+        parts.append(f"icmp: {pr.sent} sent, 0 received")
+    return "; ".join(parts)

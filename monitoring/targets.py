@@ -1,0 +1,113 @@
+"""From the inventory to poll targets: SNMP credentials resolved, tags, OID plans, ICMP probes.
+
+Tags written on every point come from the inventory (Telegraf's ``agent_host`` plus ``device``,
+``kind``, ``site``, ``site_type``, ``role``, ``platform``), so Grafana can group by OPD or desa.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from simpul.monitoring.engine import SnmpTarget
+from simpul.monitoring.profiles import PollPlan, plan_for_platform
+
+from simpul.inventory.models import Device, Inventory, Server
+from simpul.secrets_ref import resolve_secret
+
+log = logging.getLogger(__name__)
+
+IcmpMode = Literal["desa", "all", "none"]
+RADIO_UPLINKS = ("radio", "vsat", "lte")
+
+
+@dataclass(frozen=True)
+class HostRef:
+    """One inventory host as the poller sees it."""
+
+    name: str
+    kind: Literal["device", "server"]
+    address: str
+    tags: dict[str, str]
+    snmp: SnmpTarget | None
+    plan: PollPlan | None
+    icmp: bool
+
+
+def host_tags(inv: Inventory, name: str) -> dict[str, str]:
+    h: Device | Server = inv.devices[name] if name in inv.devices else inv.servers[name]
+    site = inv.sites.get(h.site)
+    return {
+        "agent_host": str(h.mgmt_ip),
+        "device": name,
+        "kind": "device" if name in inv.devices else "server",
+        "site": h.site,
+        "site_type": site.type if site else "",
+        "role": h.role,
+        "platform": h.platform if isinstance(h, Device) else "linux",
+    }
+
+
+def _wants_icmp(inv: Inventory, name: str, mode: IcmpMode) -> bool:
+    if mode == "none":
+        return False
+    if mode == "all":
+        return True
+    h: Device | Server = inv.devices[name] if name in inv.devices else inv.servers[name]
+    site = inv.sites.get(h.site)
+    if h.snmp is None:
+        return True  # nothing else tells us whether it is up
+    if site is None:
+        return False
+    return site.type in ("desa", "kelurahan") or (site.uplink in RADIO_UPLINKS)
+
+
+def build_hosts(
+    inv: Inventory,
+    names: Iterable[str] | None = None,
+    *,
+    icmp: IcmpMode = "desa",
+    timeout: float = 2.0,
+    retries: int = 1,
+) -> list[HostRef]:
+    """Hosts to poll (all devices and servers, or ``names``), secrets resolved now."""
+    out: list[HostRef] = []
+    for name in names if names is not None else [*inv.devices, *inv.servers]:
+        h: Device | Server = inv.devices[name] if name in inv.devices else inv.servers[name]
+        kind: Literal["device", "server"] = "device" if name in inv.devices else "server"
+        tags = host_tags(inv, name)
+        target = None
+        plan = None
+        if h.snmp is not None:
+            s = h.snmp
+            platform = s.profile or (h.platform if isinstance(h, Device) else "server")
+            plan = plan_for_platform(platform)
+            target = SnmpTarget(
+                name=name,
+                address=str(h.mgmt_ip),
+                port=s.port,
+                version=s.version,
+                community=resolve_secret(inv, s.community) if s.community else None,
+                user=s.user,
+                auth_protocol=s.auth_protocol,
+                auth_key=resolve_secret(inv, s.auth_key) if s.auth_key else None,
+                priv_protocol=s.priv_protocol,
+                priv_key=resolve_secret(inv, s.priv_key) if s.priv_key else None,
+                timeout=timeout,
+                retries=retries,
+                tags=tags,
+                platform=platform,
+            )
+        out.append(
+            HostRef(name, kind, str(h.mgmt_ip), tags, target, plan, _wants_icmp(inv, name, icmp))
+        )
+    return out
+
+
+def with_timeouts(hosts: list[HostRef], timeout: float, retries: int) -> list[HostRef]:
+    return [
+        replace(h, snmp=replace(h.snmp, timeout=timeout, retries=retries)) if h.snmp else h
+        for h in hosts
+    ]
