@@ -60,7 +60,7 @@ def test_show_json_and_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     out = tmp_path / "t.svg"
     assert main(["-i", str(REPO / "inventory/lab"), "inventory", "graph", "-o", str(out)]) == 0
     svg = __import__("html").unescape(out.read_text())
-    assert svg.lstrip().startswith("<?xml") and "desa-kemloko" in svg and "10.255.0.16/30" in svg
+    assert svg.lstrip().startswith("<?xml") and "desa-kemloko" in svg and "10.199.0.16/30" in svg
 
 
 def test_console_script_runs() -> None:

@@ -139,12 +139,12 @@ def test_values_out_of_range(lab_copy: Path) -> None:
 
 
 def test_overlapping_prefixes_and_backup_not_at_drc(lab_copy: Path) -> None:
-    edit(lab_copy / "devices.yaml", "prefix: 10.255.0.4/30", "prefix: 10.255.0.0/29")
+    edit(lab_copy / "devices.yaml", "prefix: 10.199.0.4/30", "prefix: 10.199.0.0/29")
     edit(lab_copy / "servers.yaml", "destination: drc-backup", "destination: pd-web")
     probs = "\n".join(problems_of(lab_copy))
     assert (
-        "links.core-disdik.prefix: 10.255.0.0/29 overlaps 10.255.0.0/30 of link core-dinkes" in probs
-        or "links.core-dinkes.prefix: 10.255.0.0/30 overlaps 10.255.0.0/29 of link core-disdik" in probs
+        "links.core-disdik.prefix: 10.199.0.0/29 overlaps 10.199.0.0/30 of link core-dinkes" in probs
+        or "links.core-dinkes.prefix: 10.199.0.0/30 overlaps 10.199.0.0/29 of link core-disdik" in probs
     )
     assert "not at the DRC" in probs
 
