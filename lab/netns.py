@@ -6,12 +6,13 @@ and remove exactly what ``up`` made — also after a crash — and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from simpul.errors import SimpulError
@@ -52,7 +53,7 @@ def netns_exists(name: str) -> bool:
 def add_netns(name: str) -> None:
     if not netns_exists(name):
         run(["ip", "netns", "add", name])
-    run(["ip", "link", "set", "lo", "up"], ns=name)
+    ip(["link", "set", "dev", "lo", "up"], name)
 
 
 def netns_pids(name: str) -> list[int]:
@@ -65,29 +66,87 @@ def del_netns(name: str) -> None:
         run(["ip", "netns", "del", name], check=False)
 
 
+def ip(args: Sequence[str], ns: str | None = None, *, check: bool = True
+       ) -> subprocess.CompletedProcess[str]:
+    """``ip [-n ns] args`` — cheaper than ``ip netns exec`` (no mount namespace, no exec)."""
+    return run(["ip", *(["-n", ns] if ns else []), *args], check=check)
+
+
 def link_exists(name: str, ns: str | None = None) -> bool:
-    return run(["ip", "link", "show", name], ns=ns, check=False).returncode == 0
+    return ip(["link", "show", "dev", name], ns, check=False).returncode == 0
+
+
+def links(ns: str | None = None) -> list[str]:
+    """Interface names in ``ns`` (root if None), without the ``@peer`` suffix."""
+    cp = ip(["-o", "link", "show"], ns, check=False)
+    out = []
+    for line in cp.stdout.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) >= 2:
+            out.append(parts[1].strip().split("@")[0])
+    return out
+
+
+def del_link(name: str, ns: str | None = None) -> None:
+    if link_exists(name, ns):
+        ip(["link", "del", "dev", name], ns, check=False)
+
+
+def add_bridge(name: str, ns: str | None = None) -> None:
+    """A plain Linux bridge, STP off, forwarding at once (no 30 s learning delay)."""
+    if not link_exists(name, ns):
+        ip(["link", "add", "name", name, "type", "bridge", "stp_state", "0",
+            "forward_delay", "0"], ns)
+    ip(["link", "set", "dev", name, "up"], ns)
+
+
+def set_master(dev: str, bridge: str, ns: str | None = None) -> None:
+    ip(["link", "set", "dev", dev, "master", bridge, "up"], ns)
 
 
 def add_veth(a: str, b: str, *, ns_a: str | None = None, ns_b: str | None = None) -> None:
-    """Create veth pair ``a``/``b`` and move each end to its namespace (None = root)."""
+    """Create veth pair ``a``/``b`` with each end born in its namespace (None = root).
+
+    The ends are created directly in their namespaces (``ip link add ... netns``), so a name
+    used inside a lab namespace (``eth0``) never collides with an interface of the host.
+    Idempotent: if ``a`` exists in ``ns_a`` nothing is done.
+    """
     if link_exists(a, ns_a):
         return
-    run(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
+    cmd = ["ip", "link", "add", a]
     if ns_a:
-        run(["ip", "link", "set", a, "netns", ns_a])
+        cmd += ["netns", ns_a]
+    cmd += ["type", "veth", "peer", "name", b]
     if ns_b:
-        run(["ip", "link", "set", b, "netns", ns_b])
+        cmd += ["netns", ns_b]
+    run(cmd)
 
 
 def addr_add(dev: str, cidr: str, ns: str | None = None) -> None:
-    cp = run(["ip", "addr", "add", cidr, "dev", dev], ns=ns, check=False)
+    cp = ip(["addr", "add", cidr, "dev", dev], ns, check=False)
     if cp.returncode != 0 and "File exists" not in cp.stderr:
         raise LabError(f"ip addr add {cidr} dev {dev} ({ns or 'root'}): {cp.stderr.strip()}")
 
 
 def link_up(dev: str, ns: str | None = None) -> None:
-    run(["ip", "link", "set", dev, "up"], ns=ns)
+    ip(["link", "set", "dev", dev, "up"], ns)
+
+
+def link_down(dev: str, ns: str | None = None) -> None:
+    ip(["link", "set", "dev", dev, "down"], ns)
+
+
+def sysctl(key: str, value: str, ns: str) -> None:
+    """Set a per-namespace ``net.*`` sysctl inside ``ns`` and read it back.
+
+    ``sysctl -w`` can exit 0 on EINVAL, so the value is verified (LAB-FACTS).
+    """
+    if not key.startswith("net."):
+        raise LabError(f"refusing to set {key} from the lab: only net.* sysctls are per namespace")
+    run(["sysctl", "-qw", f"{key}={value}"], ns=ns)
+    got = run(["sysctl", "-n", key], ns=ns).stdout.strip()
+    if got != value:
+        raise LabError(f"{ns}: {key} is {got} after setting it to {value}")
 
 
 def kill_pids(pids: Sequence[int], *, grace: float = 5.0) -> None:
@@ -105,10 +164,8 @@ def kill_pids(pids: Sequence[int], *, grace: float = 5.0) -> None:
         if alive:
             time.sleep(0.05)
     for pid in alive:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _alive(pid: int) -> bool:
@@ -126,6 +183,72 @@ def _alive(pid: int) -> bool:
 
 def read_pidfile(path: Path) -> int | None:
     try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
         return None
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True if ``pid`` runs and is not a zombie."""
+    return pid is not None and pid > 0 and _alive(pid)
+
+
+def pid_cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def pid_netns_inode(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def is_mountpoint(path: Path) -> bool:
+    """True if ``path`` is a mount point (listed in /proc/self/mountinfo)."""
+    target = str(path)
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == target for line in f)
+    except OSError:
+        return False
+
+
+def spawn(cmd: Sequence[str], *, log_file: Path, ns: str | None = None,
+          hostname: str | None = None, env: dict[str, str] | None = None) -> int:
+    """Start a long-running lab process detached from us; return its PID.
+
+    The process runs inside network namespace ``ns`` and, with ``hostname``, in its own UTS
+    namespace with that hostname (so prompts and sysName show the lab host, not the machine).
+    Every wrapper ``exec``-s, so the returned PID is the daemon's own. It is not our child
+    (a short-lived ``sh`` backgrounds it), so it survives the CLI and leaves no zombie.
+    """
+    inner = list(cmd)
+    if hostname:
+        inner = ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', hostname,
+                 *inner]
+    if ns:
+        inner = ["ip", "netns", "exec", ns, *inner]
+    script = 'log="$1"; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!'
+    full_env = {**os.environ, **(env or {})}
+    cp = subprocess.run(["sh", "-c", script, "spawn", str(log_file), *inner], capture_output=True,
+                        text=True, env=full_env, check=False, timeout=30)
+    try:
+        return int(cp.stdout.strip())
+    except ValueError as e:
+        raise LabError(f"could not start {' '.join(cmd)}: {cp.stderr.strip()}") from e
+
+
+def wait_for(pred: Callable[[], bool], *, timeout: float, what: str, step: float = 0.05) -> None:
+    """Poll ``pred`` until true; raise :class:`LabError` naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(step)

@@ -49,7 +49,7 @@ RADIO_DEFAULT_LOSS = 1.0
 
 def short_id(kind: str, name: str) -> str:
     """Stable root-side interface name for ``name``: ``slm-`` + kind letter + 8 hex digits."""
-    return f"{ROOT_IF_PREFIX}{kind}{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+    return f"{ROOT_IF_PREFIX}{kind}{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def router_ns(name: str) -> str:
@@ -127,6 +127,14 @@ class Topology:
     def namespaces(self) -> list[str]:
         return ([r.netns for r in self.routers.values()] + [s.netns for s in self.servers.values()]
                 + list(self.switches.values()))
+
+    def used_networks(self) -> list[IPv4Network]:
+        """Every data-plane network the lab puts addresses in (links, LANs, loopbacks)."""
+        nets = {a.network for r in self.routers.values() for i in r.interfaces
+                for a in i.addresses}
+        nets |= {IPv4Network(f"{r.loopback}/32") for r in self.routers.values()}
+        nets |= {s.address.network for s in self.servers.values()}
+        return sorted(nets)
 
     def hosts(self) -> dict[str, IPv4Address]:
         """Every reachable host by inventory name -> management address."""
