@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +251,7 @@ def report(ctx: click.Context, month: str, by: str, lang: str, fmt: str, output:
         fmt = "json"
     inv = load_inventory(app.settings.inventory)
     start, end = month_range(month, tz)
+    end = min(end, max(start, time.time()))  # the current month is reported up to now
     sd = state_dir or app.settings.state_dir
     path = sd / "ledger.sqlite"
     if not path.exists():
