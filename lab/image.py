@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 PACKAGES_FILE = HERE / "image-packages.txt"
 BUILD_SCRIPT = HERE / "init" / "build-image.sh"
 SUITE = "bookworm"
-RECIPE_VERSION = "1"  # bump to force a rebuild when something outside the two files changes
+RECIPE_VERSION = "2"  # bump to force a rebuild when something outside the two files changes
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 NAME_PREFIX = "debian12"
@@ -218,6 +218,14 @@ def _index_repo(repo: Path) -> None:
         raise LabError(f"dpkg-scanpackages in {repo} failed: {cp.stderr.strip()[:500]}")
     (repo / "Packages").write_text(cp.stdout)
     run(["gzip", "-9kf", str(repo / "Packages")])
+    # A Release file listing exactly the indexes that exist: without it apt probes
+    # Packages.xz/.bz2/... and prints "Err: Method gave a blank filename" on every update.
+    lines = ["Origin: Simpul lab", "Label: simpul-lab", "Suite: simpul-lab",
+             f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S UTC', time.gmtime())}", "SHA256:"]
+    for index in ("Packages", "Packages.gz"):
+        data = (repo / index).read_bytes()
+        lines.append(f" {hashlib.sha256(data).hexdigest()} {len(data)} {index}")
+    (repo / "Release").write_text("\n".join(lines) + "\n")
 
 
 def _pack(work: Path, tarball: Path) -> None:
