@@ -125,6 +125,10 @@ echo "N 2"
 EOF
     chmod 0755 /usr/local/sbin/runlevel
     if [ ! -e /sbin/runlevel ]; then ln -s /usr/local/sbin/runlevel /sbin/runlevel; fi
+    #    invoke-rc.d blocks every start ("No init system") unless /sbin/init exists. The lab's
+    #    init is copied into /run/simpul at each boot: the link resolves only in a booted
+    #    server, so invoke-rc.d (package postinsts, upgrades) behaves as on a real server.
+    if [ ! -e /sbin/init ] && [ ! -L /sbin/init ]; then ln -s /run/simpul/init.py /sbin/init; fi
 
     # 5. Namespace quirks. pam_loginuid cannot set the login uid when the lab was started from a
     #    login session (needs CAP_AUDIT_CONTROL, which the lab drops): make it optional.
