@@ -194,9 +194,6 @@ class GufoEngine:
 
     @asynccontextmanager
     async def _session(self, target: SnmpTarget) -> AsyncIterator[SnmpSession]:
-        from gufo.snmp import SnmpAuthError
-        from gufo.snmp.aio import SnmpSession as GSession
-
         kw: dict[str, Any] = {
             "addr": target.address,
             "port": target.port,
@@ -206,29 +203,46 @@ class GufoEngine:
         key = (target.address, target.port)
         if target.version == "3":
             kw["user"] = _gufo_user(target)
-            if key in self._engine_ids:
-                kw["engine_id"] = self._engine_ids[key]
         else:
             if target.community is None:
                 raise SnmpRequestError(target.name, "SNMP v2c needs a community")
             kw["community"] = target.community.get_secret_value()
+        cached = self._engine_ids.get(key) if target.version == "3" else None
         try:
-            s = GSession(**kw)
+            s = await self._open(target, kw, cached)
+        except (SnmpTimeout, SnmpRequestError):
+            if cached is None:
+                raise
+            # The agent restarted (new snmpEngineBoots/Time) or changed its engine ID: a cached
+            # ID then yields silence. Forget it and discover again, once.
+            log.info("%s: SNMPv3 engine changed, rediscovering", target.name)
+            self._engine_ids.pop(key, None)
+            s = await self._open(target, kw, None)
+        if target.version == "3":
+            self._engine_ids[key] = s.get_engine_id()
+        yield _GufoSession(target, s)
+
+    async def _open(self, target: SnmpTarget, kw: dict[str, Any], engine_id: bytes | None) -> Any:
+        from gufo.snmp import SnmpAuthError
+        from gufo.snmp.aio import SnmpSession as GSession
+
+        args = dict(kw)
+        if engine_id is not None:
+            args["engine_id"] = engine_id
+        try:
+            s = GSession(**args)
         except OSError as e:
             raise SnmpRequestError(target.name, f"cannot open socket: {e}") from e
         if target.version == "3":
             try:
                 await _with_retries(target, "SNMPv3 discovery", s.refresh)
             except SnmpAuthError as e:
-                self._engine_ids.pop(key, None)
                 raise SnmpAuthFailure(target.name, "authentication failed (SNMPv3)") from e
-            except SnmpTimeout:
-                self._engine_ids.pop(key, None)
+            except SnmpError:
                 raise
             except Exception as e:
                 raise SnmpRequestError(target.name, f"SNMPv3 discovery: {e}") from e
-            self._engine_ids[key] = s.get_engine_id()
-        yield _GufoSession(target, s)
+        return s
 
     def session(self, target: SnmpTarget) -> AbstractAsyncContextManager[SnmpSession]:
         return self._session(target)

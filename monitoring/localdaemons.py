@@ -128,11 +128,15 @@ class SnmpdProcess(_Proc):
         self.write_config()
         self._spawn(
             [
-                "snmpd", "-f", "-C", "-c", str(self.conf), "-Lf", str(self.workdir / "snmpd.log"),
+                # No -C: that would also skip the persistent file, and snmpEngineBoots would never
+                # increase across restarts. SNMPCONFPATH confines the search to workdir instead.
+                "snmpd", "-f", "-Lf", str(self.workdir / "snmpd.log"),
                 "-p", str(self.workdir / "snmpd.pid"), "-m", "", "-M", "/dev/null",
                 "-I", "-smux,mteTrigger,mteTriggerConf",
             ],
-            {"SNMP_PERSISTENT_DIR": str(self.persist), "MIBS": ""},
+            {"SNMP_PERSISTENT_DIR": str(self.persist),
+             "SNMPCONFPATH": f"{self.workdir}:{self.persist}",
+             "MIBS": ""},
             self.workdir / "stdout.log",
         )
         self.wait_ready()
