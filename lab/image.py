@@ -150,6 +150,42 @@ def ensure_image(cache_dir: Path) -> Path:
     return image
 
 
+def images_in_use() -> set[Path]:
+    """Base images that running lab servers are booted from (their stage-1 command lines)."""
+    used: set[Path] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            args = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for i, arg in enumerate(args):
+            if arg.endswith(b"/init/stage1.sh") and len(args) > i + 2:
+                used.add(Path(args[i + 2].decode(errors="replace")))
+    return used
+
+
+def prune_images(cache_dir: Path) -> list[Path]:
+    """Remove cached images of older recipes that no running server uses; return them."""
+    cache_dir = Path(cache_dir).resolve()
+    current = f"{NAME_PREFIX}-{recipe_hash()}"
+    removed: list[Path] = []
+    with _locked(cache_dir / f".{NAME_PREFIX}.lock"):
+        used = images_in_use()
+        for image in sorted(cache_dir.glob(f"{NAME_PREFIX}-*")):
+            if not image.is_dir() or image.name.endswith("-repo") or image.name == current:
+                continue
+            if image in used:
+                log.info("image %s: still used by a running server, kept", image.name)
+                continue
+            for p in (image, repo_dir_for(image), image.with_name(image.name + ".tar.zst")):
+                _rmtree(p)
+            removed.append(image)
+            log.info("image %s: removed (old recipe)", image.name)
+    return removed
+
+
 def _build(work: Path) -> None:
     rootfs, repo = work / "rootfs", work / "repo"
     packages = read_packages()
