@@ -124,7 +124,8 @@ def add_veth(a: str, b: str, *, ns_a: str | None = None, ns_b: str | None = None
 
 def addr_add(dev: str, cidr: str, ns: str | None = None) -> None:
     cp = ip(["addr", "add", cidr, "dev", dev], ns, check=False)
-    if cp.returncode != 0 and "File exists" not in cp.stderr:
+    if cp.returncode != 0 and not any(m in cp.stderr for m in ("File exists",
+                                                               "already assigned")):
         raise LabError(f"ip addr add {cidr} dev {dev} ({ns or 'root'}): {cp.stderr.strip()}")
 
 

@@ -61,9 +61,11 @@ def set_loss(ns: str, ifname: str, percent: float) -> None:
     script = f"table netdev {table} {{}}\ndelete table netdev {table}\n"
     if percent > 0:
         threshold = round(percent * 100)  # per 10 000: 0.01 % resolution
+        rule = "counter drop" if threshold >= 10000 else \
+            f"numgen random mod 10000 < {threshold} counter drop"
         script += (f'table netdev {table} {{\n chain ingress {{\n'
                    f'  type filter hook ingress device "{ifname}" priority 0; policy accept;\n'
-                   f'  numgen random mod 10000 < {threshold} counter drop\n }}\n}}\n')
+                   f'  {rule}\n }}\n}}\n')
     nx.run(["nft", "-f", "-"], ns=ns, input=script)
 
 

@@ -1,0 +1,46 @@
+"""``simpul lab down`` leaves the machine as it was before ``up`` (runs last: see conftest)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from labkit import LabEnv, snapshot
+from simpul.lab import orchestrate
+
+pytestmark = pytest.mark.lab
+
+# Set SIMPUL_LAB_SHARED_HOST=1 where other people create namespaces at the same time; CI
+# compares the full snapshots.
+LAB_MARKERS = ("slab", "slm-", "10.199.", "169.254.100.", "/var/lib/simpul", "/run/netns")
+
+LAB_BINARIES = ("watchfrr", "zebra", "ospfd", "staticd", "sshd", "snmpd", "influxd",
+                "victoria-metrics", "unshare", "init")
+
+
+def _ours(entry: str) -> bool:
+    return any(m in entry for m in LAB_MARKERS)
+
+
+def test_down_restores_namespaces_links_routes_mounts_and_processes(lab_env: LabEnv) -> None:
+    orchestrate.down(st=lab_env.st)
+    time.sleep(0.5)
+    after = snapshot()
+    before = lab_env.before
+    shared = os.environ.get("SIMPUL_LAB_SHARED_HOST") == "1"
+    for key in ("netns", "links", "routes", "mounts"):
+        added, removed = after[key] - before[key], before[key] - after[key]
+        if shared:
+            # other people's namespaces come and go on a shared machine: judge only ours
+            added, removed = {x for x in added if _ours(x)}, {x for x in removed if _ours(x)}
+        assert not added and not removed, (
+            f"{key}: added {sorted(added)}, removed {sorted(removed)}")
+    # processes: nothing the lab started may survive (other users' processes come and go)
+    state = str(lab_env.st.root)
+    new = after["processes"] - before["processes"]
+    left = [p for p in new if state in p or "slab-" in p
+            or (not shared and p.split()[1].rsplit("/", 1)[-1] in LAB_BINARIES)]
+    assert not left
+    # a second down is harmless
+    orchestrate.down(st=lab_env.st)
