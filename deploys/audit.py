@@ -1,0 +1,192 @@
+"""``simpul harden audit``: every control checked, from inside (testinfra) and outside (probes).
+
+Read-only by construction: the inside checks run through testinfra's ``ssh://`` backend (with a
+ControlMaster, pinned host keys and BatchMode, so a password prompt can never hang a cron job),
+and only execute the commands in :mod:`simpul.deploys.checks`; the outside checks only negotiate
+and connect. Result per host and control: pass / fail / waived / na, with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from simpul.deploys.catalog import CONTROLS, Control
+from simpul.deploys.checks import CHECKS, CheckCtx
+from simpul.deploys.connection import Target, public_key_line, target_for
+from simpul.deploys.hostvars import decide, host_vars
+from simpul.deploys.probe import SCAN_PORTS, Outside, outside
+from simpul.deploys.runner import HostFailed, preflight
+from simpul.errors import SimpulError, UnreachableError
+from simpul.inventory.models import Inventory
+
+log = logging.getLogger(__name__)
+
+CStatus = Literal["pass", "fail", "waived", "na"]
+
+
+@dataclass
+class ControlResult:
+    control: Control
+    status: CStatus
+    detail: str
+    config_only: bool = False
+    waiver: dict[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.control
+        return {"id": c.id, "family": c.family, "status": self.status, "detail": self.detail,
+                "config_only": self.config_only, "profile": c.profile,
+                "title": {"id": c.title_id, "en": c.title_en},
+                "rationale": {"id": c.rationale_id, "en": c.rationale_en},
+                "refs": list(c.refs), "waiver": self.waiver}
+
+
+@dataclass
+class HostAudit:
+    name: str
+    reachable: bool = True
+    message: str = ""
+    confined: bool = False
+    results: list[ControlResult] = field(default_factory=list)
+    outside: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def score(self) -> int | None:
+        p, f = self.count("pass"), self.count("fail")
+        return round(100 * p / (p + f)) if p + f else None
+
+    @property
+    def failed(self) -> bool:
+        return not self.reachable or bool(self.message) or self.count("fail") > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.name, "reachable": self.reachable, "message": self.message,
+                "confined": self.confined, "score": self.score,
+                "counts": {s: self.count(s) for s in ("pass", "fail", "waived", "na")},
+                "seconds": round(self.seconds, 2), "outside": self.outside,
+                "controls": [r.to_dict() for r in self.results]}
+
+
+SSH_CONFIG = """Host {name}
+  HostName {host}
+  Port {port}
+  User {user}
+  IdentityFile {key}
+  IdentitiesOnly yes
+  UserKnownHostsFile {known_hosts}
+  StrictHostKeyChecking yes
+  BatchMode yes
+  LogLevel ERROR
+  ConnectTimeout {timeout}
+"""
+
+
+def _testinfra_sh(t: Target, workdir: Path) -> tuple[Any, Path]:
+    import testinfra
+
+    cfg = workdir / f"{t.name}.ssh_config"
+    cfg.write_text(SSH_CONFIG.format(name=t.name, host=t.host, port=t.port, user=t.user,
+                                     key=t.key_file, known_hosts=t.known_hosts,
+                                     timeout=int(t.timeout)))
+    h = testinfra.get_host(f"ssh://{t.name}", ssh_config=str(cfg), sudo=True,
+                           controlpath=str(workdir / f"cm-{t.name}"), controlpersist=30)
+    return h, cfg
+
+
+def audit_host(inv: Inventory, name: str, known_hosts: Path, *, today: date,
+               ports: tuple[int, ...] = SCAN_PORTS) -> HostAudit:
+    """Audit one host; never raises for host-level problems (they become the host's message)."""
+    t0 = time.monotonic()
+    ha = HostAudit(name)
+    workdir = Path(tempfile.mkdtemp(prefix="simpul-audit-"))
+    cfg: Path | None = None
+    try:
+        hv = host_vars(inv, name)
+        t = target_for(inv, name, known_hosts)
+        decisions = decide(hv, today)
+        facts = preflight(t)
+        ha.confined = facts.confined
+        out: Outside = outside(t, ports=ports)
+        ha.outside = out.to_dict()
+        h, cfg = _testinfra_sh(t, workdir)
+
+        def sh(cmd: str) -> tuple[int, str]:
+            res = h.run(cmd)
+            return int(res.rc), str(res.stdout)
+
+        ctx = CheckCtx(hv=hv, sh=sh, confined=facts.confined, outside=out,
+                       pubkey=public_key_line(t.key_file))
+        for c in CONTROLS:
+            d = decisions[c.id]
+            config_only = c.scope == "kernel" and facts.confined
+            if d.state == "na":
+                ha.results.append(ControlResult(c, "na", d.reason))
+                continue
+            try:
+                passed, detail = CHECKS[c.id](ctx)
+            except Exception as e:  # noqa: BLE001 - a broken check is a failed control, with why
+                log.warning("%s: check %s raised %s", name, c.id, e)
+                passed, detail = False, f"check could not run: {type(e).__name__}: {e}"
+            if config_only:
+                detail = f"configuration only (kernel-global setting, host is a namespace/container): {detail}"
+            if d.state == "waived":
+                w = d.waiver
+                ha.results.append(ControlResult(
+                    c, "waived", f"{d.reason}; currently {'passes' if passed else 'fails'}: {detail}",
+                    config_only, {"reason": w.reason, "approver": w.approver,
+                                  "expires": w.expires.isoformat()} if w else None))
+                continue
+            if d.reason:  # e.g. an expired waiver
+                detail = f"{d.reason}; {detail}"
+            ha.results.append(ControlResult(c, "pass" if passed else "fail", detail, config_only))
+    except UnreachableError as e:
+        ha.reachable, ha.message = False, e.reason
+    except (HostFailed, SimpulError) as e:
+        ha.message = str(e)
+    finally:
+        if cfg is not None:
+            subprocess.run(["ssh", "-F", str(cfg), "-o", f"ControlPath={workdir}/cm-{name}", "-O",
+                            "exit", name], capture_output=True, check=False, timeout=10)
+        for p in sorted(workdir.glob("*"), reverse=True):
+            p.unlink(missing_ok=True)
+        workdir.rmdir()
+    ha.seconds = time.monotonic() - t0
+    log.info("%s: audit %s/%s pass in %.1f s", name, ha.count("pass"),
+             ha.count("pass") + ha.count("fail"), ha.seconds)
+    return ha
+
+
+def audit_hosts(inv: Inventory, names: Sequence[str], known_hosts: Path, *, today: date | None = None,
+                parallel: int = 10, ports: tuple[int, ...] = SCAN_PORTS) -> list[HostAudit]:
+    today = today or date.today()
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(names)))) as pool:
+        return list(pool.map(lambda n: audit_host(inv, n, known_hosts, today=today, ports=ports), names))
+
+
+def report_data(inv: Inventory, audits: Sequence[HostAudit], *, now: datetime | None = None) -> dict[str, Any]:
+    """The machine-readable audit report (the JSON output and the HTML report's input)."""
+    now = now or datetime.now(UTC)
+    return {
+        "kind": "simpul.harden.audit", "version": 1,
+        "generated": now.isoformat(timespec="seconds"),
+        "organisation": inv.organisation.name,
+        "summary": {
+            "hosts": len(audits),
+            "hosts_failing": sum(1 for a in audits if a.failed),
+            "controls_failing": sum(a.count("fail") for a in audits),
+        },
+        "hosts": [a.to_dict() for a in audits],
+    }
