@@ -1,0 +1,121 @@
+"""``simpul run``: ad-hoc commands across servers with fabric, output grouped per host.
+
+Safe by default: without ``--apply`` only read-only commands run — the first word must be on
+:data:`READ_ONLY` (with per-command limits, e.g. ``ip`` only with ``show``/``addr``/``route``)
+and shell control characters (``; | & > < ` $( \\n``) are refused, so nothing can be chained
+onto a harmless command. Anything else needs ``--apply``. Host keys are pinned (fabric would
+auto-add unknown keys), and every run is one record in the operations log.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import paramiko
+
+from simpul.deploys.connection import Target
+from simpul.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+READ_ONLY: dict[str, tuple[str, ...] | None] = {
+    # command → allowed first arguments (None: any arguments)
+    "uptime": None, "uname": None, "hostname": None, "date": None, "id": None, "whoami": None,
+    "w": None, "who": None, "last": None, "df": None, "du": None, "free": None, "lsblk": None,
+    "findmnt": None, "ps": None, "ss": None, "cat": None, "head": None, "tail": None,
+    "grep": None, "ls": None, "stat": None, "getent": None, "lscpu": None, "nproc": None,
+    "env": (), "sysctl": ("-a", "-n"), "dpkg": ("-l", "-s", "-L", "--list", "--status"),
+    "dpkg-query": None, "apt": ("list", "show", "policy"), "apt-cache": ("policy", "show", "search"),
+    "ip": ("a", "addr", "address", "r", "route", "link", "neigh", "-br", "-j", "-s"),
+    "nft": ("list",), "chronyc": ("sources", "tracking", "sourcestats", "-n"),
+    "fail2ban-client": ("status",), "journalctl": None, "sshd": ("-T",), "lynis": ("show",),
+    "systemctl": ("status", "is-active", "is-enabled", "list-units", "list-timers"),
+    "service": ("--status-all",), "timedatectl": ("status",), "mount": (), "sha256sum": None,
+}
+FORBIDDEN = (";", "|", "&", ">", "<", "`", "$(", "\n")
+
+
+def is_read_only(command: str) -> tuple[bool, str]:
+    """Whether ``command`` may run without ``--apply``, and why not."""
+    for ch in FORBIDDEN:
+        if ch in command:
+            return False, f"contains {ch!r} (shell control characters need --apply)"
+    try:
+        words = shlex.split(command)
+    except ValueError as e:
+        return False, f"cannot parse: {e}"
+    if not words:
+        return False, "empty command"
+    if words[0] == "sudo":
+        words = words[1:]
+        if words and words[0].startswith("-"):
+            return False, "sudo options need --apply"
+    if not words:
+        return False, "empty command"
+    cmd = words[0].rsplit("/", 1)[-1]
+    if cmd not in READ_ONLY:
+        return False, f"'{cmd}' is not on the read-only list"
+    allowed = READ_ONLY[cmd]
+    if allowed is not None:
+        if allowed == () and len(words) > 1:
+            return False, f"'{cmd}' only without arguments"
+        if allowed and (len(words) < 2 or words[1] not in allowed):
+            return False, f"'{cmd}' only as: {', '.join(f'{cmd} {a}' for a in allowed)}"
+    return True, ""
+
+
+@dataclass
+class RunResult:
+    host: str
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    error: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _run_one(t: Target, command: str, sudo: bool, timeout: float) -> RunResult:
+    from fabric import Connection
+
+    t0 = time.monotonic()
+    c = Connection(t.host, user=t.user, port=t.port, connect_timeout=int(t.timeout),
+                   connect_kwargs={"key_filename": str(t.key_file), "allow_agent": False,
+                                   "look_for_keys": False})
+    # fabric auto-adds unknown host keys: pin them (RejectPolicy + our known_hosts only)
+    c.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    c.client.get_host_keys().clear()
+    c.client.load_host_keys(str(t.known_hosts))
+    try:
+        full = f"sudo -n -- sh -c {shlex.quote(command)}" if sudo else command
+        res = c.run(full, hide=True, warn=True, timeout=timeout, in_stream=False)
+        return RunResult(t.name, res.exited, res.stdout, res.stderr,
+                         seconds=time.monotonic() - t0)
+    except paramiko.AuthenticationException as e:
+        return RunResult(t.name, None, "", "", f"authentication failed ({e})", time.monotonic() - t0)
+    except (paramiko.SSHException, OSError, EOFError) as e:
+        return RunResult(t.name, None, "", "", f"unreachable ({e})", time.monotonic() - t0)
+    except Exception as e:  # noqa: BLE001 - invoke's CommandTimedOut and friends, per host
+        return RunResult(t.name, None, "", "", f"{type(e).__name__}: {e}", time.monotonic() - t0)
+    finally:
+        c.close()
+
+
+def run_command(targets: Sequence[Target], command: str, *, apply: bool, sudo: bool = False,
+                timeout: float = 120, parallel: int = 20) -> list[RunResult]:
+    """Run ``command`` on every target in parallel. Raises UsageError if it needs ``--apply``."""
+    if not apply:
+        ok, why = is_read_only(command)
+        if not ok:
+            raise UsageError(f"refusing to run without --apply: {why}",
+                             hint="add --apply if the command is meant to change the servers")
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets)))) as pool:
+        return list(pool.map(lambda t: _run_one(t, command, sudo, timeout), targets))
