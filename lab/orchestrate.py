@@ -55,6 +55,7 @@ from .topology import (
     PREFIX,
     ROOT_IF_PREFIX,
     SWITCH_BRIDGE,
+    LinkPlan,
     RouterPlan,
     ServerPlan,
     Topology,
@@ -114,6 +115,14 @@ def _require_root() -> None:
     if os.geteuid() != 0:
         raise nx.LabError("the lab needs root (network namespaces, FRR, sshd)",
                           hint="run it with sudo")
+
+
+def _parallel(fn: Callable[[Any], None], items: list[Any], workers: int = 8) -> None:
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as ex:
+        for f in [ex.submit(fn, i) for i in items]:
+            f.result()
 
 
 # --- the root namespace ----------------------------------------------------------------------
@@ -265,22 +274,24 @@ def _wire_server(s: ServerPlan, topo: Topology) -> None:
     nx.ip(["route", "replace", "default", "via", str(s.gateway), "dev", "eth0"], s.netns)
 
 
+def _wire_link(link: LinkPlan, topo: Topology) -> None:
+    nx.add_veth(link.a_if, link.b_if, ns_a=link.a_ns, ns_b=link.b_ns)
+    if link.a_ns in topo.switches.values():
+        nx.set_master(link.a_if, SWITCH_BRIDGE, link.a_ns)
+        nx.set_master(link.b_if, SWITCH_BRIDGE, link.b_ns)
+
+
 def _wire(st: LabState, topo: Topology) -> None:
+    """Create namespaces and cables; independent pieces in parallel (``ip`` is ~5 ms a call)."""
     for sw in topo.switches.values():
         nx.add_netns(sw)
         nx.add_bridge(SWITCH_BRIDGE, sw)
-    for r in topo.routers.values():
-        _wire_router(r, topo)
-    for link in topo.links.values():
-        nx.add_veth(link.a_if, link.b_if, ns_a=link.a_ns, ns_b=link.b_ns)
-        if link.a_ns in topo.switches.values():
-            nx.set_master(link.a_if, SWITCH_BRIDGE, link.a_ns)
-            nx.set_master(link.b_if, SWITCH_BRIDGE, link.b_ns)
-    for s in topo.servers.values():
-        _wire_server(s, topo)
+    _parallel(lambda r: _wire_router(r, topo), list(topo.routers.values()))
+    _parallel(lambda link: _wire_link(link, topo), list(topo.links.values()))
+    _parallel(lambda s: _wire_server(s, topo), list(topo.servers.values()))
     states = wan.load_states(st)
-    for link in topo.links.values():
-        wan.apply(st, link, states.get(link.name, wan.default_state(link)))
+    wan.apply_many(st, [(link, states.get(link.name, wan.default_state(link)))
+                        for link in topo.links.values()], parallel=_parallel)
 
 
 # --- up --------------------------------------------------------------------------------------
@@ -294,14 +305,6 @@ class UpReport:
     servers_skipped: bool
     ospf_seconds: float
     steps: dict[str, float] = field(default_factory=dict)
-
-
-def _parallel(fn: Callable[[Any], None], items: list[Any], workers: int = 8) -> None:
-    if not items:
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as ex:
-        for f in [ex.submit(fn, i) for i in items]:
-            f.result()
 
 
 def wait_ospf(topo: Topology, timeout: float = 30) -> float:

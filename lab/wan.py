@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from . import netns as nx
 from .state import LabState
@@ -107,6 +109,22 @@ def get_link(topo: Topology, name: str) -> LinkPlan:
 
 def apply(st: LabState, link: LinkPlan, state: LinkState) -> None:
     """Make ``link`` match ``state`` on both ends and record it."""
+    _apply_live(link, state)
+    states = load_states(st)
+    states[link.name] = state
+    _save(st, states)
+
+
+def apply_many(st: LabState, items: list[tuple[LinkPlan, LinkState]],
+               parallel: Callable[[Callable[[Any], None], list[Any]], None]) -> None:
+    """:func:`apply` for many links at once (``parallel`` runs the kernel side)."""
+    parallel(lambda item: _apply_live(*item), items)
+    states = load_states(st)
+    states.update({link.name: state for link, state in items})
+    _save(st, states)
+
+
+def _apply_live(link: LinkPlan, state: LinkState) -> None:
     for ns, ifname in _ends(link):
         if not nx.netns_exists(ns):
             raise nx.LabError(f"link {link.name}: namespace {ns} does not exist",
@@ -114,9 +132,6 @@ def apply(st: LabState, link: LinkPlan, state: LinkState) -> None:
         set_loss(ns, ifname, state.loss)
         set_rate(ns, ifname, state.rate_mbit)
         (nx.link_up if state.up else nx.link_down)(ifname, ns)
-    states = load_states(st)
-    states[link.name] = state
-    _save(st, states)
     log.info("link %s: %s, loss %.2f %%, rate %s", link.name, "up" if state.up else "down",
              state.loss, f"{state.rate_mbit} Mbit/s" if state.rate_mbit else "unlimited")
 
