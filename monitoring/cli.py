@@ -134,7 +134,7 @@ def poll(ctx: click.Context, once: bool, sinks: tuple[str, ...], limits: tuple[s
         raise UsageError("--interval, --concurrency and --timeout must be positive")
     inv = load_inventory(app.settings.inventory)
     names = select(inv, limits) if limits else None
-    hosts = build_hosts(inv, names, icmp=icmp, timeout=timeout, retries=retries)  # type: ignore[arg-type]
+    hosts = build_hosts(inv, names, icmp=icmp, timeout=timeout, retries=retries)
     sink_objs = [sink_from_url(u) for u in urls]
     try:
         with poll_lock(sd):

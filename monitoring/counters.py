@@ -88,7 +88,7 @@ def counter_delta(prev: int, cur: int, *, bits: int = 64) -> int:
     """
     if cur >= prev:
         return cur - prev
-    return cur + (2**bits) - prev
+    return int(cur + (2**bits) - prev)
 
 
 def counter_rate(

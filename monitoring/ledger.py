@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-UP, DOWN, UNKNOWN = "up", "down", "unknown"
+UP: str = "up"
+DOWN: str = "down"
+UNKNOWN: str = "unknown"
 
 
 @dataclass(frozen=True)

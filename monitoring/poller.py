@@ -276,7 +276,7 @@ def derive(prev: dict[str, Any] | None, poll: DevicePoll) -> Derived:
                         if r is not None:
                             rates.setdefault(tname, {}).setdefault(idx, {})[u.rate] = r * u.scale
             if tname == "interface" and isinstance(row.get("ifOperStatus"), int):
-                o = int(row["ifOperStatus"])  # type: ignore[arg-type]
+                o = int(row["ifOperStatus"])
                 oper[idx] = o
                 po = prev_oper.get(idx)
                 if po is not None and (po == IF_OPER_UP) != (o == IF_OPER_UP):

@@ -104,7 +104,7 @@ class InfluxV2Sink:
         timeout: float = 10.0,
         name: str = "",
     ) -> None:
-        from influxdb_client import InfluxDBClient
+        from influxdb_client import InfluxDBClient  # type: ignore[attr-defined]
         from influxdb_client.client.write_api import SYNCHRONOUS
 
         self.url = url.rstrip("/")
@@ -121,12 +121,15 @@ class InfluxV2Sink:
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 
     def write(self, lines: Sequence[str]) -> None:
-        from influxdb_client.client.write_api import WritePrecision
+        from influxdb_client.client.write_api import WritePrecision  # type: ignore[attr-defined]
         from influxdb_client.rest import ApiException
 
         try:
             self._api.write(
-                bucket=self.bucket, org=self.org, record=list(lines), write_precision=WritePrecision.S
+                bucket=self.bucket,
+                org=self.org,
+                record=list(lines),
+                write_precision=WritePrecision.S,
             )
         except ApiException as e:
             raise _classify_http(self.name, int(e.status or 0), str(e.body or e.reason)) from e
@@ -134,7 +137,7 @@ class InfluxV2Sink:
             raise SinkError(self.name, f"unreachable: {type(e).__name__}: {e}") from e
 
     def close(self) -> None:
-        self._client.close()
+        self._client.close()  # type: ignore[no-untyped-call]
 
 
 def _secret_from(q: dict[str, list[str]], key: str, what: str) -> SecretStr | None:

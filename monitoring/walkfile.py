@@ -35,7 +35,7 @@ def parse_walk(text: str) -> dict[str, Value]:
         m = _LINE.match(raw.strip())
         if not m:
             if last is not None and isinstance(out[last], bytes):  # continuation of a string
-                out[last] = out[last] + b"\n" + raw.encode()  # type: ignore[operator]
+                out[last] = out[last] + b"\n" + raw.encode()
             continue
         oid, typ, val = m["oid"].lstrip("."), (m["type"] or "").upper(), m["val"].strip()
         v: Value
@@ -95,7 +95,7 @@ class _WalkSession:
         self.keys = sorted(data, key=_oid_key)
         self.sorted_keys = [_oid_key(k) for k in self.keys]
 
-    async def get(self, oids: list[str]) -> dict[str, Value]:  # type: ignore[override]
+    async def get(self, oids: list[str]) -> dict[str, Value]:
         return {o: self.data[o] for o in oids if o in self.data}
 
     async def walk(self, oid: str, max_repetitions: int) -> VarBinds:
