@@ -38,6 +38,8 @@ READ_ONLY: dict[str, tuple[str, ...] | None] = {
     "systemctl": ("status", "is-active", "is-enabled", "list-units", "list-timers"),
     "service": ("--status-all",), "timedatectl": ("status",), "mount": (), "sha256sum": None,
 }
+WRITE_WORDS = frozenset({"set", "add", "del", "delete", "change", "replace", "flush", "append",
+                         "prepend", "up", "down", "save", "restore"})
 FORBIDDEN = (";", "|", "&", ">", "<", "`", "$(", "\n")
 
 
@@ -61,6 +63,8 @@ def is_read_only(command: str) -> tuple[bool, str]:
     cmd = words[0].rsplit("/", 1)[-1]
     if cmd not in READ_ONLY:
         return False, f"'{cmd}' is not on the read-only list"
+    if cmd == "ip" and WRITE_WORDS & set(words[1:]):
+        return False, "'ip' only for show/list"
     allowed = READ_ONLY[cmd]
     if allowed is not None:
         if allowed == () and len(words) > 1:
