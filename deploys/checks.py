@@ -328,6 +328,14 @@ def aud_02(ctx: CheckCtx) -> Outcome:
             else f"{where}: {len(AUDIT_KEYS)} rule groups present")
 
 
+def aud_03(ctx: CheckCtx) -> Outcome:
+    if ctx.confined:
+        ok = ctx.ok("grep -qx -- '-e 2' /etc/audit/rules.d/60-simpul.rules")
+        return ok, "rules file ends with -e 2" if ok else "-e 2 missing from the rules"
+    ok = ctx.ok("auditctl -s | grep -q '^enabled 2'")
+    return ok, "audit configuration locked (enabled 2)" if ok else "audit not locked (auditctl -s)"
+
+
 def time_01(ctx: CheckCtx) -> Outcome:
     conf = ctx.out("cat /etc/chrony/chrony.conf")
     servers = re.findall(r"^\s*(?:server|pool)\s+(\S+)", conf, re.M)
@@ -413,11 +421,14 @@ CHECKS: dict[str, Callable[[CheckCtx], Outcome]] = {
     "SYS-03": _sysctl_check("SYS-03"), "SYS-04": _sysctl_check("SYS-04"),
     "SYS-05": _sysctl_check("SYS-05"), "SYS-06": _sysctl_check("SYS-06"),
     "SYS-07": _sysctl_check("SYS-07"), "SYS-08": sys_08,
-    "SYS-09": _modules("SYS-09", r.FS_MODULES), "SYS-10": _modules("SYS-10", r.NET_MODULES),
+    "SYS-09": _modules("SYS-09", r.FS_MODULES + r.STORAGE_MODULES), "SYS-10": _modules("SYS-10", r.NET_MODULES),
     "FW-01": fw_01, "FW-02": fw_02, "FW-03": fw_03, "FW-04": fw_04,
     "LOG-01": log_01, "LOG-02": log_02, "LOG-03": log_03,
     "LOG-04": _empty_list(r"find /var/log -type f \( -perm /o+rwx -o -perm /g+wx \)", "loose log files"),
-    "AUD-01": aud_01, "AUD-02": aud_02, "TIME-01": time_01, "IPS-01": ips_01,
+    "AUD-01": aud_01, "AUD-02": aud_02, "AUD-03": aud_03, "TIME-01": time_01, "IPS-01": ips_01,
     "PKG-01": pkg_01, "PKG-02": pkg_02, "PKG-03": pkg_03,
     "FILE-01": _modes("FILE-01"), "FILE-02": _modes("FILE-02"), "FILE-03": file_03, "FILE-04": file_04,
+    "FILE-05": _empty_list("awk -F: '($3>=1000 && $3<65534 && $6 ~ /^\\/home\\//){print $6}' /etc/passwd | "
+                           "while read -r d; do [ -d \"$d\" ] && find \"$d\" -maxdepth 0 -perm /027 -print; done",
+                           "home directories open to group/others"),
 }

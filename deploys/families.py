@@ -169,8 +169,7 @@ def pam(ctx: HardenContext) -> None:
                       unit="pam", files=files, validate=PAM_VALIDATE, activate="-",
                       confirm=ctx.confirm, timeout=ctx.guard_timeout)
     keys = {k: v for k, v in r.LOGIN_DEFS.items()
-            if ({"PASS_MAX_DAYS": "PAM-03", "PASS_MIN_DAYS": "PAM-03", "PASS_WARN_AGE": "PAM-03",
-                 "UMASK": "ACC-06", "ENCRYPT_METHOD": "PAM-04"}[k]) in ctx.on("PAM-03", "ACC-06", "PAM-04")}
+            if r.LOGIN_DEFS_CONTROL[k] in ctx.on("PAM-03", "ACC-06", "PAM-04")}
     if keys:
         current = host.get_fact(FileText, path="/etc/login.defs") or ""
         managed_file(name=name(ctx.on("PAM-03", "ACC-06", "PAM-04"), "login.defs ageing, umask, hashing"),
@@ -222,9 +221,8 @@ def kernel(ctx: HardenContext) -> None:
                          path="/etc/systemd/coredump.conf.d/60-simpul.conf", content=r.COREDUMP_CONF)
     mods = ctx.on("SYS-09", "SYS-10")
     if mods:
-        managed_file(name=name(mods, "Disable unused filesystems and protocols"),
-                     path="/etc/modprobe.d/60-simpul.conf",
-                     content=r.modprobe_conf(mods, ctx.hv.profile == "strict"))
+        managed_file(name=name(mods, "Disable unused filesystems, storage drivers and protocols"),
+                     path="/etc/modprobe.d/60-simpul.conf", content=r.modprobe_conf(mods))
 
 
 NFT_LISTING = "/var/lib/simpul-guard/nft-simpul.listing"
@@ -282,9 +280,10 @@ def logging_(ctx: HardenContext) -> None:
 
 @deploy("Audit")
 def audit(ctx: HardenContext) -> None:
-    if ctx.on("AUD-02"):
-        managed_file(name=name(["AUD-02"], "Audit rules"), path="/etc/audit/rules.d/60-simpul.rules",
-                     content=r.audit_rules(ctx.hv.profile == "strict"), mode="640")
+    ids = ctx.on("AUD-02", "AUD-03")
+    if ids:
+        managed_file(name=name(ids, "Audit rules"), path="/etc/audit/rules.d/60-simpul.rules",
+                     content=r.audit_rules("AUD-03" in ids), mode="640")
     if ctx.on("AUD-01") and not ctx.facts.confined:
         service_fresh(name=name(["AUD-01"], "auditd running with the current rules"),
                       service="auditd", pidfile="/run/auditd.pid",
@@ -306,14 +305,14 @@ def time(ctx: HardenContext) -> None:
 def ips(ctx: HardenContext) -> None:
     if not ctx.on("IPS-01"):
         return
-    managed_file(name=name(["IPS-01"], "fail2ban sshd jail"), path="/etc/fail2ban/jail.d/60-simpul.local",
+    managed_file(name=name(["IPS-01"], "fail2ban sshd jail"), path="/etc/fail2ban/jail.local",
                  content=r.fail2ban_jail(ctx.hv, ctx.facts.init))
     if ctx.facts.init != "systemd":
         ensure(name=name(["IPS-01"], "auth.log exists for fail2ban"), check="test -f /var/log/auth.log",
                fix="touch /var/log/auth.log && chown root:adm /var/log/auth.log && chmod 640 /var/log/auth.log")
     service_fresh(name=name(["IPS-01"], "fail2ban running on its current configuration"),
                   service="fail2ban", pidfile="/run/fail2ban/fail2ban.pid",
-                  configs=["/etc/fail2ban/jail.d/60-simpul.local", "/etc/fail2ban/jail.local"])
+                  configs=["/etc/fail2ban/jail.local"])
 
 
 @deploy("File permissions")
@@ -327,6 +326,12 @@ def files(ctx: HardenContext) -> None:
         ensure(name=name(["FILE-03"], "Remove world-write from files"),
                check=f"{ww} | head -50 | grep . && exit 1 || exit 0",
                fix=f"{ww} -exec chmod o-w {{}} +")
+    if ctx.on("FILE-05"):
+        loose = ("awk -F: '($3>=1000 && $3<65534 && $6 ~ /^\\/home\\//){print $6}' /etc/passwd | "
+                 "while read -r d; do [ -d \"$d\" ] && find \"$d\" -maxdepth 0 -perm /027 -print; done")
+        ensure(name=name(["FILE-05"], "Home directories 0750 or stricter"),
+               check=f"({loose}) | grep . && exit 1 || exit 0",
+               fix=f"for d in $({loose}); do chmod g-w,o-rwx \"$d\"; done")
     if ctx.on("FILE-04"):
         deny = " ".join(r.SUID_DENY)
         found = f"for f in {deny}; do [ -u $f ] || [ -g $f ] && echo $f; done; true"

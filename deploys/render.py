@@ -82,8 +82,7 @@ def sshd_config(hv: HostVars, host_keys: Iterable[str], *, strict: bool | None =
         ("SSH-08", ["Banner /etc/issue.net"]),
         ("SSH-09", ["LogLevel VERBOSE"]),
     ]
-    if strict:
-        blocks.append(("SSH-11", ["MaxSessions 2", "MaxStartups 10:30:60"]))
+    blocks.append(("SSH-11", ["MaxSessions 2", "MaxStartups 10:30:60"]))
     for cid, opts in blocks:
         if cid in off:
             lines.append(f"# {cid}: waived for this host, OpenSSH default applies")
@@ -214,19 +213,20 @@ def sysctl_conf(values: Mapping[str, tuple[str, str]]) -> str:
 
 FS_MODULES = ("cramfs", "freevxfs", "hfs", "hfsplus", "jffs2", "udf")
 NET_MODULES = ("dccp", "sctp", "rds", "tipc")
-STRICT_MODULES = ("usb-storage", "firewire-core")
+# Servers in the Pusat Data need no removable storage drivers (waive SYS-09 where a host does).
+STORAGE_MODULES = ("usb-storage", "firewire-core", "firewire-ohci")
 
 
-def modprobe_conf(active: Iterable[str], strict: bool) -> str:
+def modprobe_conf(active: Iterable[str], strict: bool = False) -> str:
     on = set(active)
     out = [HEADER.rstrip("\n")]
-    groups = [("SYS-09", FS_MODULES + (STRICT_MODULES if strict else ())), ("SYS-10", NET_MODULES)]
+    groups = [("SYS-09", FS_MODULES + STORAGE_MODULES), ("SYS-10", NET_MODULES)]
     for cid, mods in groups:
         if cid not in on:
             continue
         out.append(f"# {cid}")
         for m in mods:
-            out += [f"install {m} /bin/false", f"blacklist {m}"]
+            out += [f"install {m} /bin/true", f"blacklist {m}"]
     return "\n".join(out) + "\n"
 
 
@@ -277,7 +277,11 @@ PAM_COMMON_PASSWORD = (HEADER + "# PAM-01 (pam_pwquality), PAM-04 (yescrypt), no
 
 LOGIN_DEFS = {"PASS_MAX_DAYS": "365", "PASS_MIN_DAYS": "1", "PASS_WARN_AGE": "7",  # PAM-03
               "UMASK": "027",  # ACC-06
-              "ENCRYPT_METHOD": "YESCRYPT"}  # PAM-04
+              "ENCRYPT_METHOD": "YESCRYPT", "YESCRYPT_COST_FACTOR": "7",  # PAM-04
+              "SHA_CRYPT_MIN_ROUNDS": "65536", "SHA_CRYPT_MAX_ROUNDS": "131072"}  # PAM-04 (if SHA512)
+LOGIN_DEFS_CONTROL = {"PASS_MAX_DAYS": "PAM-03", "PASS_MIN_DAYS": "PAM-03", "PASS_WARN_AGE": "PAM-03",
+                      "UMASK": "ACC-06", "ENCRYPT_METHOD": "PAM-04", "YESCRYPT_COST_FACTOR": "PAM-04",
+                      "SHA_CRYPT_MIN_ROUNDS": "PAM-04", "SHA_CRYPT_MAX_ROUNDS": "PAM-04"}
 
 
 def set_keys(text: str, values: Mapping[str, str], *, sep: str = "\t") -> str:
@@ -349,7 +353,7 @@ def audit_rules(strict: bool) -> str:
         "-w /etc/nftables.conf -p wa -k firewall", "-w /etc/nftables.d/ -p wa -k firewall",
     ]
     if strict:
-        rules += ["# strict: rules immutable until reboot", "-e 2"]
+        rules += ["# AUD-03 (strict): rules immutable until reboot", "-e 2"]
     return "\n".join(rules) + "\n"
 
 

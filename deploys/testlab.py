@@ -1,8 +1,10 @@
 """A private hardening lab: lab servers in their own ``sthard-*`` namespaces, for tests and
 benchmarks that must not disturb ``simpul lab up``.
 
-Each server gets a network namespace ``sthard-<n>`` joined to the root namespace by a veth on
-169.254.198.0/24 (root side ``.4n+1``, server ``.4n+2``), a throw-away deploy key, its own
+Each private lab takes a free *slot* k (0–7, held with a lock file, so several test runs can
+share the machine); its server ``role`` is named ``sthard<k>-<role>`` and gets a network
+namespace of that name joined to the root namespace by a veth on 169.254.198.0/24 (root side
+``.32k+4i+1``, server ``.32k+4i+2``), a throw-away deploy key, its own
 pinned known_hosts and an inventory directory describing exactly these servers. Everything is
 removed by :meth:`PrivateLab.close` (servers stopped by PID through ``lab.servers``, namespaces
 and veths deleted), also after a failure.
@@ -28,8 +30,10 @@ import yaml
 
 log = logging.getLogger(__name__)
 
-PREFIX = "sthard-"
+PREFIX = "sthard"
 NET = "169.254.198"
+SLOTS = 8
+LOCK_DIR = Path("/run/lock")
 
 
 @dataclass
@@ -57,6 +61,28 @@ class PrivateLab:
         self.inventory_dir = self.base / "inventory"
         self.key = self.base / "secrets" / "id_ed25519"
         self.known_hosts = self.base / "known_hosts"
+        self.slot: int | None = None
+        self._lock_fd: int | None = None
+
+    def n(self, role: str) -> str:
+        """The inventory/server name of ``role`` in this lab, e.g. ``sthard0-web``."""
+        if self.slot is None:
+            raise RuntimeError("private lab is not up")
+        return f"{PREFIX}{self.slot}-{role}"
+
+    def _take_slot(self) -> None:
+        import fcntl
+
+        for k in range(SLOTS):
+            fd = os.open(LOCK_DIR / f"simpul-sthard-{k}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self.slot, self._lock_fd = k, fd
+            return
+        raise RuntimeError(f"all {SLOTS} private lab slots are in use")
 
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> PrivateLab:
@@ -83,17 +109,26 @@ class PrivateLab:
                             "-f", str(self.key)], check=True)
         pub = self.key.with_suffix(".pub").read_text().strip()
         image = ensure_image(Path(os.environ.get("SIMPUL_LAB_IMAGE_CACHE", "/var/cache/simpul/lab")))
+        from simpul.lab.netns import kill_pids, netns_exists, netns_pids
+
+        self._take_slot()
+        k = self.slot or 0
         for i, role in enumerate(self.roles):
-            srv = PrivateServer(name=f"{PREFIX}{role}", index=i, netns=f"{PREFIX}{role}",
-                                veth_root=f"sth{i}{role[:8]}", mgmt_ip=f"{NET}.{4 * i + 2}",
-                                gw_ip=f"{NET}.{4 * i + 1}")
+            name = self.n(role)
+            if netns_exists(name):  # a crashed run with this slot: its lock is free, clean up
+                log.warning("%s: removing the leftovers of a crashed private lab", name)
+                kill_pids(netns_pids(name))  # the crashed lab's own server processes
+                self.servers.append(PrivateServer(name, i, name, f"sth{k}{i}{role[:8]}", "", ""))
+                self.close(release=False)
+            srv = PrivateServer(name=name, index=i, netns=name, veth_root=f"sth{k}{i}{role[:8]}",
+                                mgmt_ip=f"{NET}.{32 * k + 4 * i + 2}", gw_ip=f"{NET}.{32 * k + 4 * i + 1}")
             self.servers.append(srv)
             add_netns(srv.netns)
-            add_veth(srv.veth_root, f"sth{i}srv", ns_b=srv.netns)
+            add_veth(srv.veth_root, f"sth{k}{i}srv", ns_b=srv.netns)
             addr_add(srv.veth_root, f"{srv.gw_ip}/30")
             link_up(srv.veth_root)
-            addr_add(f"sth{i}srv", f"{srv.mgmt_ip}/30", ns=srv.netns)
-            link_up(f"sth{i}srv", ns=srv.netns)
+            addr_add(f"sth{k}{i}srv", f"{srv.mgmt_ip}/30", ns=srv.netns)
+            link_up(f"sth{k}{i}srv", ns=srv.netns)
             spec = ServerSpec(name=srv.name, netns=srv.netns, hostname=srv.name,
                               mgmt_ip=srv.mgmt_ip, ssh_user="simpul", authorized_key=pub,
                               host_key_dir=self.base / "hostkeys" / srv.name,
@@ -104,7 +139,7 @@ class PrivateLab:
         self._write_known_hosts()
         self.write_inventory()
 
-    def close(self) -> None:
+    def close(self, release: bool = True) -> None:
         from simpul.lab.netns import del_link, del_netns, link_exists
         from simpul.lab.servers import stop_server
 
@@ -117,6 +152,9 @@ class PrivateLab:
             with contextlib.suppress(Exception):
                 del_netns(srv.netns)
         self.servers = []
+        if release and self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the slot
+            self._lock_fd = None
 
     def reset(self, role: str) -> None:
         """Wipe one server back to a fresh image and boot it again."""
@@ -136,7 +174,7 @@ class PrivateLab:
 
     def server(self, role: str) -> PrivateServer:
         for s in self.servers:
-            if s.name == f"{PREFIX}{role}":
+            if s.name == self.n(role):
                 return s
         raise KeyError(role)
 
@@ -157,7 +195,7 @@ class PrivateLab:
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
-        log_host = f"{PREFIX}{self.roles[1]}" if len(self.roles) > 1 else None
+        log_host = self.n(self.roles[1]) if len(self.roles) > 1 else None
         org = {
             "organisation": {
                 "name": "Dinas Komunikasi dan Informatika Kabupaten Uji (sthard)",
@@ -172,7 +210,7 @@ class PrivateLab:
         }
         servers: dict[str, object] = {}
         for srv in self.servers:
-            role = srv.name.removeprefix(PREFIX)
+            role = srv.name.split("-", 1)[1]
             entry: dict[str, object] = {
                 "site": "pusat-data", "role": role, "mgmt_ip": srv.mgmt_ip,
                 "ssh": {"user": "simpul", "key": "sthard-key"},
@@ -191,3 +229,8 @@ def leftovers() -> list[str]:
     """Namespaces with our prefix that are still there (for tests asserting a clean tear-down)."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     return [line.split()[0] for line in out.splitlines() if line.startswith(PREFIX)]
+
+
+def leftovers_of(lab: PrivateLab) -> list[str]:
+    """Namespaces of this lab's slot that are still there."""
+    return [n for n in leftovers() if lab.slot is not None and n.startswith(f"{PREFIX}{lab.slot}-")]

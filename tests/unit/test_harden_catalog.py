@@ -86,14 +86,14 @@ def test_unknown_waiver_control_is_a_config_error() -> None:
 
 def test_decisions_per_host() -> None:
     d = decide(_hv(), date(2026, 1, 1))
-    assert d["SSH-11"].state == "na" and "strict" in d["SSH-11"].reason
+    assert d["AUD-03"].state == "na" and "strict" in d["AUD-03"].reason
     assert d["LOG-02"].state == "apply" and d["LOG-03"].state == "na"
     router = decide(_hv(ip_forward=True), date(2026, 1, 1))
     assert router["SYS-06"].state == "na" and "ip_forward" in router["SYS-06"].reason
     loghost = decide(_hv(name="pd-app"), date(2026, 1, 1))
     assert loghost["LOG-02"].state == "na" and loghost["LOG-03"].state == "apply"
     assert all(x.state == "na" for x in decide(_hv(profile="none"), date(2026, 1, 1)).values())
-    assert decide(_hv(profile="strict"), date(2026, 1, 1))["SSH-11"].state == "apply"
+    assert decide(_hv(profile="strict"), date(2026, 1, 1))["AUD-03"].state == "apply"
 
 
 def test_host_vars_from_the_lab_inventory() -> None:
@@ -126,7 +126,7 @@ def test_sshd_config_keeps_paramiko_working_and_drops_weak_crypto() -> None:
     for line in ("PermitRootLogin no", "PasswordAuthentication no", "MaxAuthTries 3",
                  "AllowGroups simpul-ssh", "Banner /etc/issue.net", "HostKey /etc/ssh/ssh_host_ed25519_key"):
         assert f"\n{line}\n" in text
-    assert "Include" not in text and "MaxSessions" not in text
+    assert "Include" not in text and "MaxSessions 2" in text
 
 
 def test_sshd_config_waived_control_is_left_at_the_default() -> None:

@@ -1,0 +1,235 @@
+"""Hardening against real lab servers (Debian 12 booted in namespaces, over SSH only).
+
+Uses a private set of lab servers (``sthard<k>-web``, ``sthard<k>-app``; namespaces of the same
+names on 169.254.198.0/24, built with ``lab.servers``), so it runs beside ``simpul lab up`` without
+touching it. The tests run in order and share the servers: fresh → plan → apply → audit →
+break one control → repair → lock-out guard → per-host failures. Everything is torn down in
+the fixture's finalizer, also on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simpul.deploys.audit import audit_hosts
+from simpul.deploys.connection import Target, run, target_for
+from simpul.deploys.runner import Overrides, run_hosts
+from simpul.deploys.testlab import PrivateLab, leftovers_of
+from simpul.errors import ExitCode
+from simpul.inventory import load_inventory
+from simpul.oplog import OpLog
+from simpul.results import Status, exit_code_for
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateLab]:
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root")
+    for b in ("ip", "unshare", "ssh-keygen", "ssh"):
+        if shutil.which(b) is None:
+            pytest.skip(f"missing {b}")
+    pl = PrivateLab(tmp_path_factory.mktemp("sthard"), ["web", "app"])
+    try:
+        pl.up()
+        yield pl
+    finally:
+        pl.close()
+        assert not leftovers_of(pl), "private lab namespaces left behind"
+
+
+W, A = "web", "app"
+
+
+def inv(lab: PrivateLab):  # type: ignore[no-untyped-def]
+    return load_inventory(lab.inventory_dir)
+
+
+def _t(lab: PrivateLab, role: str) -> Target:
+    return target_for(inv(lab), lab.n(role), lab.known_hosts)
+
+
+def _sha(lab: PrivateLab, role: str, path: str) -> str:
+    rc, out, _ = run(_t(lab, role), f"sha256sum {path}", sudo=True)
+    assert rc == 0, path
+    return out.split()[0]
+
+
+def _login_ok(lab: PrivateLab, role: str) -> bool:
+    rc, out, _ = run(_t(lab, role), "id -un && sudo -n true && echo sudo-ok")
+    return rc == 0 and "sudo-ok" in out
+
+
+def test_plan_on_fresh_servers_lists_changes_and_changes_nothing(lab: PrivateLab) -> None:
+    before = _sha(lab, "web", "/etc/ssh/sshd_config")
+    runs = run_hosts(inv(lab), [lab.n(W), lab.n(A)], "plan", lab.known_hosts)
+    assert [r.status for r in runs] == [Status.CHANGED, Status.CHANGED], [r.message for r in runs]
+    ops = " ".join(c["op"] for c in runs[0].changes)
+    for cid in ("SSH-01", "SSH-02", "FW-01", "SYS-01", "PAM-02", "PKG-01", "IPS-01"):
+        assert cid in ops, cid
+    sshd = next(c for c in runs[0].changes if "sshd_config" in c["op"])
+    assert "+PasswordAuthentication no" in sshd["detail"]  # a real diff
+    assert exit_code_for([r.result() for r in runs], drift_is_failure=True) == ExitCode.DRIFT
+    assert _sha(lab, "web", "/etc/ssh/sshd_config") == before, "plan must not change anything"
+
+
+def test_audit_of_a_fresh_server_fails(lab: PrivateLab) -> None:
+    (a,) = audit_hosts(inv(lab), [lab.n(W)], lab.known_hosts)
+    failing = {r.control.id for r in a.results if r.status == "fail"}
+    assert {"SSH-01", "SSH-02", "FW-01", "PKG-01"} <= failing
+
+
+def test_apply_then_second_apply_changes_nothing(lab: PrivateLab, tmp_path: Path) -> None:
+    oplog = OpLog(tmp_path / "oplog.jsonl")
+    first = run_hosts(inv(lab), [lab.n(W), lab.n(A)], "apply", lab.known_hosts, oplog=oplog)
+    assert [r.status for r in first] == [Status.CHANGED, Status.CHANGED], [r.message for r in first]
+    assert all(r.changed_ops > 20 for r in first)
+    second = run_hosts(inv(lab), [lab.n(W), lab.n(A)], "apply", lab.known_hosts, oplog=oplog)
+    assert [(r.status, r.changed_ops, r.changes) for r in second] == [(Status.OK, 0, [])] * 2
+    recs = list(oplog.records())
+    assert [r["action"] for r in recs] == ["harden.apply"] * 4 and oplog.verify().ok
+    assert {r["target"] for r in recs} == {lab.n(W), lab.n(A)}
+    assert all(_login_ok(lab, role) for role in ("web", "app"))
+
+
+def test_audit_passes_every_applicable_control(lab: PrivateLab) -> None:
+    audits = audit_hosts(inv(lab), [lab.n(W), lab.n(A)], lab.known_hosts)
+    for a in audits:
+        assert a.reachable and not a.message, a.message
+        fails = [(r.control.id, r.detail) for r in a.results if r.status == "fail"]
+        assert not fails, (a.name, fails)
+        assert a.score == 100
+    web, app = audits
+    na = {r.control.id for r in web.results if r.status == "na"}
+    assert "LOG-03" in na and "AUD-03" in na  # web forwards, app (log host) receives; strict only
+    assert {r.control.id for r in app.results if r.status == "na"} >= {"LOG-02"}
+    log02 = next(r for r in web.results if r.control.id == "LOG-02")
+    assert "connection up: True" in log02.detail  # forwarding reached the log host through its firewall
+    kernel = next(r for r in web.results if r.control.id == "SYS-07")
+    assert kernel.config_only and "configuration only" in kernel.detail
+    assert web.outside["auth_methods"] == ["publickey"] and web.outside["open_tcp"] == [22]
+
+
+def test_breaking_one_control_fails_exactly_it_and_apply_repairs(lab: PrivateLab) -> None:
+    t = _t(lab, "web")
+    rc, _, err = run(t, "sed -i 's/^PasswordAuthentication no/PasswordAuthentication yes/; "
+                        "s/^AuthenticationMethods publickey/AuthenticationMethods any/' /etc/ssh/sshd_config"
+                        " && /usr/local/sbin/simpul-guard svc ssh reload", sudo=True)
+    assert rc == 0, err
+    time.sleep(0.5)
+    audits = {a.name: a for a in audit_hosts(inv(lab), [lab.n(W), lab.n(A)], lab.known_hosts)}
+    web_fails = {r.control.id for r in audits[lab.n(W)].results if r.status == "fail"}
+    assert web_fails == {"SSH-02"}, web_fails
+    detail = next(r.detail for r in audits[lab.n(W)].results if r.control.id == "SSH-02")
+    assert "passwordauthentication=yes" in detail and "outside: daemon offers" in detail
+    assert "password" in audits[lab.n(W)].outside["auth_methods"]
+    assert not [r for r in audits[lab.n(A)].results if r.status == "fail"]
+
+    plan = {r.name: r for r in run_hosts(inv(lab), [lab.n(W), lab.n(A)], "plan", lab.known_hosts)}
+    assert plan[lab.n(A)].status is Status.OK and not plan[lab.n(A)].changes
+    (drift,) = plan[lab.n(W)].changes
+    assert "SSH-02" in drift["controls"] and "-PasswordAuthentication yes" in drift["detail"]
+
+    (fix,) = run_hosts(inv(lab), [lab.n(W)], "apply", lab.known_hosts)
+    assert fix.status is Status.CHANGED and fix.changed_ops >= 1, fix.message
+    (again,) = audit_hosts(inv(lab), [lab.n(W)], lab.known_hosts)
+    assert not [r for r in again.results if r.status == "fail"]
+
+
+def test_guard_refuses_an_sshd_config_that_does_not_validate(lab: PrivateLab) -> None:
+    before = _sha(lab, "web", "/etc/ssh/sshd_config")
+    (r,) = run_hosts(inv(lab), [lab.n(W)], "apply", lab.known_hosts,
+                     overrides=Overrides(sshd_extra={"NoSuchOption": "yes"}))
+    assert r.status is Status.FAILED
+    assert "sshd_config" in r.message and "Bad configuration option" in r.message, r.message
+    assert _sha(lab, "web", "/etc/ssh/sshd_config") == before
+    assert _login_ok(lab, "web")
+
+
+def test_guard_rolls_back_a_change_that_locks_out_the_deploy_user(lab: PrivateLab) -> None:
+    before = _sha(lab, "web", "/etc/ssh/sshd_config")
+    t0 = time.monotonic()
+    (r,) = run_hosts(inv(lab), [lab.n(W)], "apply", lab.known_hosts,
+                     overrides=Overrides(sshd_extra={"AllowUsers": "nobody"}))
+    assert r.status is Status.FAILED
+    assert "fresh SSH login after the change failed" in r.message and "restored" in r.message, r.message
+    assert time.monotonic() - t0 < 60, "rolled back at once, not after the timer"
+    assert _sha(lab, "web", "/etc/ssh/sshd_config") == before
+    assert _login_ok(lab, "web")
+    (p,) = run_hosts(inv(lab), [lab.n(W)], "plan", lab.known_hosts)
+    assert p.status is Status.OK, p.changes
+
+
+def test_guard_timer_reverts_an_unconfirmed_change(lab: PrivateLab) -> None:
+    """The controller vanished after activation: the host reverts by itself."""
+    t = _t(lab, "web")
+    listing_before = run(t, "nft list table inet simpul", sudo=True)[1]
+    cand = "/var/lib/simpul-guard/staging/nft-test"
+    rules = ("table inet simpul {}\ndelete table inet simpul\ntable inet simpul {\n"
+             "\tchain input { type filter hook input priority filter; policy accept; }\n}\n")
+    rc, _, err = run(t, f"mkdir -p /var/lib/simpul-guard/staging && printf '%s' '{rules}' > {cand} && "
+                        f"cp /etc/nftables.d/simpul.nft /tmp/simpul.nft.keep && "
+                        f"/usr/local/sbin/simpul-guard apply nft 3 'nft -c -f {{}}' "
+                        f"'nft -f /etc/nftables.d/simpul.nft' /etc/nftables.d/simpul.nft {cand}", sudo=True)
+    assert rc == 0, err
+    assert "policy accept" in run(t, "nft list table inet simpul", sudo=True)[1]
+    time.sleep(6)
+    assert run(t, "nft list table inet simpul", sudo=True)[1] == listing_before
+    assert run(t, "cmp /etc/nftables.d/simpul.nft /tmp/simpul.nft.keep", sudo=True)[0] == 0
+
+
+def test_firewall_is_refused_when_the_session_is_outside_the_noc(lab: PrivateLab) -> None:
+    before = run(_t(lab, "app"), "nft list table inet simpul", sudo=True)[1]
+    (r,) = run_hosts(inv(lab), [lab.n(A)], "apply", lab.known_hosts,
+                     overrides=Overrides(noc_ranges=("10.99.0.0/16",)))
+    assert r.status is Status.FAILED and "would lock the NOC out" in r.message
+    assert run(_t(lab, "app"), "nft list table inet simpul", sudo=True)[1] == before
+    assert _login_ok(lab, "app")
+
+
+def test_per_host_failures_do_not_stop_the_others(lab: PrivateLab) -> None:
+    t = _t(lab, "app")
+    pub = lab.key.with_suffix(".pub").read_text().strip()
+    rc, _, err = run(t, "id nosudo >/dev/null 2>&1 || useradd -m -G simpul-ssh -s /bin/bash nosudo; "
+                        "usermod -p '*' nosudo; mkdir -p ~nosudo/.ssh && "
+                        f"echo '{pub}' > ~nosudo/.ssh/authorized_keys && chown -R nosudo: ~nosudo/.ssh",
+                     sudo=True)
+    assert rc == 0, err
+    other_key = lab.base / "secrets" / "other"
+    os.system(f"ssh-keygen -q -t ed25519 -N '' -f {other_key}")  # noqa: S605
+    servers = (lab.inventory_dir / "servers.yaml").read_text()
+    organisation = (lab.inventory_dir / "organisation.yaml").read_text()
+    app_ip = lab.server("app").mgmt_ip
+    nosudo, wrongkey, gone = lab.n("nosudo"), lab.n("wrongkey"), lab.n("gone")
+    extra = (f"  {nosudo}: {{site: pusat-data, role: x, mgmt_ip: {app_ip}, "
+             "ssh: {user: nosudo, key: sthard-key}}\n"
+             f"  {wrongkey}: {{site: pusat-data, role: x, mgmt_ip: {app_ip}, "
+             "ssh: {user: simpul, key: other}}\n"
+             f"  {gone}: {{site: pusat-data, role: x, mgmt_ip: 169.254.198.250, "
+             "ssh: {user: simpul, key: sthard-key}}\n")
+    (lab.inventory_dir / "servers.yaml").write_text(servers + extra)
+    (lab.inventory_dir / "organisation.yaml").write_text(organisation.replace(
+        "secrets:\n", f"secrets:\n  other: {{file: {other_key}}}\n"))
+    kh = lab.known_hosts.read_text()
+    lab.known_hosts.write_text(kh)  # the alias hosts share app's address and keys
+    try:
+        names = [lab.n(W), nosudo, wrongkey, gone]
+        runs = {r.name: r for r in run_hosts(inv(lab), names, "apply", lab.known_hosts)}
+        assert runs[lab.n(W)].status is Status.OK
+        assert runs[nosudo].status is Status.FAILED
+        assert "sudo asks nosudo for a password" in runs[nosudo].message
+        assert runs[wrongkey].status is Status.UNREACHABLE
+        assert "authentication failed" in runs[wrongkey].message
+        assert runs[gone].status is Status.UNREACHABLE
+        assert re.search(r"cannot connect|timed out", runs[gone].message)
+        assert exit_code_for([r.result() for r in runs.values()]) == ExitCode.PARTIAL
+    finally:
+        lab.write_inventory()
