@@ -26,8 +26,9 @@ INVENTORY_HELP = ("Lab inventory directory (default: the built-in inventory/lab,
 
 
 def _json(ctx: click.Context) -> bool:
+    """``simpul --json lab ...`` or ``simpul lab ... --json``."""
     obj = ctx.find_root().obj
-    return bool(getattr(obj, "json", False))
+    return bool(getattr(obj, "json", False)) or bool(ctx.params.get("json_"))
 
 
 def _inv(path: Path | None) -> Inventory:
@@ -47,6 +48,8 @@ def _progress(quiet: bool) -> Iterator[orchestrate.Progress]:
         yield update
 
 
+json_option = click.option("--json", "json_", is_flag=True,
+                           help="Machine-readable result on stdout.")
 inventory_option = click.option("--inventory", "inventory", type=click.Path(path_type=Path),
                                 help=INVENTORY_HELP)
 
@@ -66,8 +69,9 @@ def lab() -> None:
 @inventory_option
 @click.option("--no-servers", is_flag=True, help="Routers and NOC services only.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@json_option
 @click.pass_context
-def up(ctx: click.Context, inventory: Path | None, no_servers: bool, quiet: bool) -> None:
+def up(ctx: click.Context, json_: bool, inventory: Path | None, no_servers: bool, quiet: bool) -> None:
     """Build the lab (idempotent: running it twice is harmless).
 
     \b
@@ -89,8 +93,9 @@ def up(ctx: click.Context, inventory: Path | None, no_servers: bool, quiet: bool
 
 @lab.command()
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@json_option
 @click.pass_context
-def down(ctx: click.Context, quiet: bool) -> None:
+def down(ctx: click.Context, json_: bool, quiet: bool) -> None:
     """Remove every namespace, link, route, mount and process the lab created.
 
     Works after a crash or a half-finished 'up' (finds the lab by its name prefixes and
@@ -114,8 +119,9 @@ def _yn(v: Any) -> str:
 
 @lab.command()
 @inventory_option
+@json_option
 @click.pass_context
-def status(ctx: click.Context, inventory: Path | None) -> None:
+def status(ctx: click.Context, json_: bool, inventory: Path | None) -> None:
     """Every lab host with its address and whether SSH and SNMP answer.
 
     Exit code 0 if everything answers, 4 if the lab is down, 5 if some host does not answer.
@@ -169,8 +175,9 @@ def _link_result(ctx: click.Context, name: str, state: wan.LinkState) -> None:
 @link.command("down")
 @click.argument("name")
 @inventory_option
+@json_option
 @click.pass_context
-def link_down(ctx: click.Context, name: str, inventory: Path | None) -> None:
+def link_down(ctx: click.Context, json_: bool, name: str, inventory: Path | None) -> None:
     """Cut link NAME (both ends go down)."""
     topo = plan(_inv(inventory))
     _link_result(ctx, name, wan.set_up(orchestrate.state(), topo, name, False))
@@ -179,8 +186,9 @@ def link_down(ctx: click.Context, name: str, inventory: Path | None) -> None:
 @link.command("up")
 @click.argument("name")
 @inventory_option
+@json_option
 @click.pass_context
-def link_up(ctx: click.Context, name: str, inventory: Path | None) -> None:
+def link_up(ctx: click.Context, json_: bool, name: str, inventory: Path | None) -> None:
     """Restore link NAME."""
     topo = plan(_inv(inventory))
     _link_result(ctx, name, wan.set_up(orchestrate.state(), topo, name, True))
@@ -192,8 +200,9 @@ def link_up(ctx: click.Context, name: str, inventory: Path | None) -> None:
 @click.option("--rate", help="Rate limit, e.g. 10mbit, 512kbit ('none' removes it).")
 @click.option("--clear", is_flag=True, help="Remove loss and rate limit first.")
 @inventory_option
+@json_option
 @click.pass_context
-def link_degrade(ctx: click.Context, name: str, loss: float | None, rate: str | None,
+def link_degrade(ctx: click.Context, json_: bool, name: str, loss: float | None, rate: str | None,
                  clear: bool, inventory: Path | None) -> None:
     """Make link NAME lossy and/or slow (nftables loss, tbf rate; no netem on this kernel)."""
     if loss is None and rate is None and not clear:

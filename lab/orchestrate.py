@@ -539,7 +539,10 @@ def status(inv: Inventory | None = None, *, st: LabState | None = None) -> dict[
     inv = inv or load_inventory(default_inventory())
     st = st or state()
     topo = plan(inv)
-    have_secrets = (st.secrets / "snmp-auth").exists()
+    try:
+        have_secrets = (st.secrets / "snmp-auth").exists()
+    except PermissionError:  # not root: the secrets dir is 0700
+        have_secrets = False
 
     def host(item: tuple[str, str, str, str]) -> HostStatus:
         name, kind, ip, ns = item

@@ -239,8 +239,8 @@ def stop_namespace_processes(ns: str, grace: float = 5.0) -> None:
     """Stop every process in lab namespace ``ns``: watchfrr first (it restarts daemons)."""
     wf = nx.read_pidfile(FRR_RUN / ns / "watchfrr.pid")
     pids = nx.netns_pids(ns)
-    if wf in pids:
-        nx.kill_pids([wf], grace=grace)  # type: ignore[list-item]
+    if wf is not None and wf in pids:
+        nx.kill_pids([wf], grace=grace)
         pids = nx.netns_pids(ns)
     if pids:
         nx.kill_pids(pids, grace=grace)
