@@ -1,13 +1,19 @@
-"""``simpul lab down`` leaves the machine as it was before ``up`` (runs last: see conftest)."""
+"""``simpul lab down`` leaves the machine as it was before ``up`` — also after a crash.
+
+Runs last (see conftest): it takes the lab down.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 from labkit import LabEnv, snapshot
-from simpul.lab import orchestrate
+from simpul.lab import netns as nx
+from simpul.lab import noc, orchestrate
 
 pytestmark = pytest.mark.lab
 
@@ -24,7 +30,21 @@ def _ours(entry: str) -> bool:
     return entry.startswith("/run/netns ") or any(m in entry for m in LAB_MARKERS)
 
 
+def _simulate_a_crash(lab_env: LabEnv) -> None:
+    """Leave the kind of mess a crash leaves: dead daemons, stale and lost pidfiles."""
+    st = lab_env.st
+    influx = noc.service_pid(st, noc.INFLUXDB)
+    if influx:
+        os.kill(influx, signal.SIGKILL)  # stale pidfile
+    noc.pidfile(st, noc.VICTORIA).unlink(missing_ok=True)  # lost pidfile, process still runs
+    wf = nx.read_pidfile(Path("/run/frr") / lab_env.topo.routers["core-1"].netns / "watchfrr.pid")
+    if wf:
+        os.kill(wf, signal.SIGKILL)
+    (st.router_dir("opd-dinkes") / "sshd.pid").unlink(missing_ok=True)
+
+
 def test_down_restores_namespaces_links_routes_mounts_and_processes(lab_env: LabEnv) -> None:
+    _simulate_a_crash(lab_env)
     orchestrate.down(st=lab_env.st)
     time.sleep(0.5)
     after = snapshot()
