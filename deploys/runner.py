@@ -10,6 +10,7 @@ would prompt for a sudo password on a terminal, which a NOC cron job cannot answ
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,24 @@ class Overrides:
     sshd_extra: Mapping[str, str] = field(default_factory=dict)
     guard_timeout: int = 90
     noc_ranges: tuple[str, ...] | None = None  # tests: pretend the NOC is elsewhere
+
+
+class _PerThread(threading.local):
+    module: Any = None
+
+
+def _thread_local_pyinfra_context() -> None:
+    """Make pyinfra's global ``state``/``inventory`` context per OS thread.
+
+    pyinfra keeps the current State in a process-global slot (the current host is already
+    greenlet-local). One State per host, each in its own thread, needs that slot per thread; the
+    greenlets pyinfra spawns inside a thread run in that thread and see the same State.
+    """
+    from pyinfra.context import ctx_inventory, ctx_state
+
+    for cm in (ctx_state, ctx_inventory):
+        if not isinstance(cm.context._container, _PerThread):  # noqa: SLF001
+            cm.context._container = _PerThread()  # noqa: SLF001
 
 
 PREFLIGHT = r"""
@@ -206,6 +225,7 @@ def run_hosts(inv: Inventory, names: Sequence[str], mode: Mode, known_hosts: Pat
               oplog: OpLog | None = None) -> list[HostRun]:
     """Plan or apply on ``names`` in parallel; one record per host in the operations log (apply)."""
     today = today or date.today()
+    _thread_local_pyinfra_context()
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(names)))) as pool:
         runs = list(pool.map(lambda n: run_host(inv, n, mode, known_hosts, today=today,
                                                 overrides=overrides), names))
