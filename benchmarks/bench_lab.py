@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import resource
 import sys
@@ -121,6 +122,10 @@ def run_variant(label: str, inventory: Path, st: LabState) -> dict[str, float]:
     print(f"{label:>14}: {res['routers']:3d} routers {res['servers']:2d} servers | "
           f"up {up_s:6.2f} s (OSPF {rep.ospf_seconds:.2f} s) | up again {up2_s:5.2f} s | "
           f"down {down_s:5.2f} s | lab processes {res['lab_mem_mib']:7.1f} MiB PSS")
+    steps = list(rep.steps.items())
+    print(" " * 16 + "up steps: " + ", ".join(
+        f"{name.split(' (')[0]} {t2 - t1:.1f} s"
+        for (name, t1), (_, t2) in itertools.pairwise(steps)))
     return res
 
 
@@ -136,6 +141,7 @@ def main() -> int:
         print("the lab is up: run 'simpul lab down' first", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="simpul-bench-lab-") as tmp:
+        Path(tmp).chmod(0o755)  # FRR (user frr) reads its config below the lab state dir
         # keep the benchmark out of the real operations log
         os.environ["SIMPUL_STATE_DIR"] = str(Path(tmp) / "state")
         default = run_variant("default lab", orchestrate.default_inventory(),

@@ -114,6 +114,12 @@ def _write_secret(path: Path, value: str) -> None:
 
 
 def ensure_dirs(st: LabState) -> None:
+    """Create the state layout; the root must be reachable by other users (FRR runs as frr)."""
+    for parent in [st.root.resolve(), *st.root.resolve().parents]:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            raise LabError(f"lab state dir {st.root}: {parent} is not searchable by other users "
+                           "(FRR's daemons run as user frr and read their config there)",
+                           hint=f"chmod o+x {parent}, or set SIMPUL_LAB_DIR elsewhere")
     for d in (st.root, st.hostkeys, st.routers, st.servers, st.noc, st.images, st.bin,
               st.marks):
         d.mkdir(parents=True, exist_ok=True)
