@@ -544,9 +544,18 @@ def status(inv: Inventory | None = None, *, st: LabState | None = None) -> dict[
     except PermissionError:  # not root: the secrets dir is 0700
         have_secrets = False
 
+    servers_mod = _servers_module()
+
+    def is_running(name: str, kind: str, ns: str) -> bool:
+        if not nx.netns_exists(ns):
+            return False
+        if kind == "router":
+            return routers.frr_running(topo.routers[name])
+        return servers_mod is not None and bool(servers_mod.server_pids(name, st.root))
+
     def host(item: tuple[str, str, str, str]) -> HostStatus:
         name, kind, ip, ns = item
-        running = nx.netns_exists(ns)
+        running = is_running(name, kind, ns)
         ssh = running and ssh_banner(ip)
         snmp = running and have_secrets and snmp_ok(st, ip)
         return HostStatus(name, kind, ip, ns, running, ssh, snmp)
