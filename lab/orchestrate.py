@@ -379,6 +379,7 @@ def up(inv: Inventory | None = None, *, st: LabState | None = None,
         _wire(st, topo)
         step(f"starting {len(topo.routers)} routers (FRR, sshd, snmpd)")
         routers.ensure_privsep_dir(st)
+        routers.note_gr_state(st)
         routers.ensure_user(st)
         noc_range = str(inv.organisation.noc_ranges[0])
         _parallel(lambda r: routers.start_router(st, r, noc_range=noc_range),
@@ -485,6 +486,7 @@ def down(*, st: LabState | None = None, progress: Progress = _noop) -> DownRepor
         for ns in routers.lab_frr_namespaces():
             routers.remove_frr_paths(ns)
         routers.remove_user(st)
+        routers.remove_gr_state(st)
         routers.remove_privsep_dir(st)
         if st.mark("run-netns-mount").exists():
             if nx.is_mountpoint(RUN_NETNS) and not any(RUN_NETNS.iterdir()):

@@ -258,6 +258,25 @@ def remove_frr_paths(ns: str) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+GR_STATE = FRR_RUN / "ospfd-gr.json"
+"""ospfd writes its graceful-restart state here on shutdown, ignoring the pathspace (-N)."""
+
+
+def note_gr_state(st: LabState) -> None:
+    """Before starting routers: remember whether the host already had ``ospfd-gr.json``."""
+    if not GR_STATE.exists() and not st.mark("ospfd-gr-json").exists():
+        st.mark("ospfd-gr-json").write_text("absent before simpul lab up\n")
+
+
+def remove_gr_state(st: LabState) -> None:
+    """Remove the ``ospfd-gr.json`` our routers left, unless the host runs its own ospfd."""
+    if not st.mark("ospfd-gr-json").exists():
+        return
+    if not nx.pid_alive(nx.read_pidfile(FRR_RUN / "ospfd.pid")):
+        GR_STATE.unlink(missing_ok=True)
+    st.mark("ospfd-gr-json").unlink(missing_ok=True)
+
+
 def lab_frr_namespaces() -> list[str]:
     """FRR pathspaces the lab left behind (``/etc/frr/slab-r-*``, ``/run/frr/slab-r-*``)."""
     found = set()
