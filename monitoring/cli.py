@@ -127,9 +127,10 @@ def poll(ctx: click.Context, once: bool, sinks: tuple[str, ...], limits: tuple[s
     app = _app(ctx)
     as_json = json_ or bool(getattr(app, "json", False))
     sd = state_dir or app.settings.state_dir
-    urls = list(sinks) or sinks_from_env()
+    urls = list(sinks) or sinks_from_env() or list(app.settings.monitoring.sinks)
     if not urls:
-        log.warning("no sink given (--sink or $SIMPUL_SINKS): points are only kept in the outbox")
+        log.warning("no sink given (--sink, $SIMPUL_SINKS or [monitoring] sinks in simpul.toml): "
+                    "points are only kept in the outbox")
     if interval <= 0 or concurrency <= 0 or timeout <= 0 or retries < 0:
         raise UsageError("--interval, --concurrency and --timeout must be positive")
     inv = load_inventory(app.settings.inventory)

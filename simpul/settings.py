@@ -9,8 +9,8 @@ Example ``simpul.toml``::
     inventory = "inventory/contoh-kabupaten"
     state_dir = "/var/lib/simpul"
 
-    [influx]
-    url = "http://127.0.0.1:8086"
+    [monitoring]
+    sinks = ["influx-v1+http://127.0.0.1:8086?db=simpul"]
 """
 
 from __future__ import annotations
@@ -32,12 +32,21 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local/state")) / "simpul"
 
 
+class MonitoringSettings(BaseModel):
+    """``[monitoring]``: where ``simpul poll`` delivers points (sink URLs, see docs/monitoring.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sinks: list[str] = Field(default_factory=list, description="e.g. influx-v1+http://127.0.0.1:8086?db=simpul")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     inventory: Path = Field(default=Path("inventory/lab"), description="inventory directory")
     state_dir: Path = Field(default_factory=default_state_dir)
     oplog_path: Path | None = None
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     source: Path | None = Field(default=None, exclude=True)
 
     @property
