@@ -76,19 +76,27 @@ def main() -> None:
     from simpul.inventory import load_inventory
 
     inv = load_inventory(CONTOH)
-    print(f"example kabupaten: {len(inv.devices)} routers, {len(inv.sites)} sites, {len(inv.servers)} servers")
+    print(
+        f"example kabupaten: {len(inv.devices)} routers, {len(inv.sites)} sites, {len(inv.servers)} servers"
+    )
     t_cli = timed(lambda: cli_check(CONTOH))
     t_lib = timed(lambda: load_inventory(CONTOH))
     t_yaml = timed(lambda: parse_only(CONTOH))
     print(f"{'what':<52} {'median s':>9}")
-    print(f"{'simpul inventory check (whole CLI process)':<52} {t_cli:9.3f}   target < 2 s: {'MET' if t_cli < 2 else 'MISSED'}")
+    print(
+        f"{'simpul inventory check (whole CLI process)':<52} {t_cli:9.3f}   target < 2 s: {'MET' if t_cli < 2 else 'MISSED'}"
+    )
     print(f"{'load_inventory() in-process (parse+validate+xref)':<52} {t_lib:9.3f}")
-    print(f"{'floor: PyYAML CSafeLoader parse of the same files':<52} {t_yaml:9.3f}   ratio {t_lib / t_yaml:.1f}x")
+    print(
+        f"{'floor: PyYAML CSafeLoader parse of the same files':<52} {t_yaml:9.3f}   ratio {t_lib / t_yaml:.1f}x"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         big = scaled(10, Path(tmp) / "x10")
         n = len(load_inventory(big).devices)
         t_big = timed(lambda: load_inventory(big), runs=3)
-        print(f"{f'load_inventory() on a 10x kabupaten ({n} routers)':<52} {t_big:9.3f}   {t_big / t_lib:.1f}x the time")
+        print(
+            f"{f'load_inventory() on a 10x kabupaten ({n} routers)':<52} {t_big:9.3f}   {t_big / t_lib:.1f}x the time"
+        )
 
 
 if __name__ == "__main__":
