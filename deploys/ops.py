@@ -222,12 +222,17 @@ def service_fresh(service: str, pidfile: str, configs: Sequence[str]) -> Generat
     running process (a live comparison, convergent after a failed run).
     """
     files = " ".join(shlex.quote(c) for c in configs)
+    # start time of the process in ms since the epoch (now - (uptime - starttime ticks), all
+    # with 10 ms precision), compared with the configs' mtimes in ms: second granularity (or
+    # /proc/stat btime, truncated to seconds) would misjudge a restart within the same second.
     script = (f"pid=$(cat {shlex.quote(pidfile)} 2>/dev/null); "
               "if [ -z \"$pid\" ] || ! kill -0 \"$pid\" 2>/dev/null; then echo stopped; exit 0; fi; "
-              "started=$(stat -c %Y /proc/$pid); newest=0; "
+              "hz=$(getconf CLK_TCK); now=$(date +%s%3N); up=$(awk '{printf \"%d\", $1*1000}' /proc/uptime); "
+              "st=$(awk '{print $22}' /proc/$pid/stat); started=$((now - up + st*1000/hz)); newest=0; "
               f"for f in {files}; do "
-              "[ -e \"$f\" ] && m=$(stat -c %Y \"$f\") && [ \"$m\" -gt \"$newest\" ] && newest=$m; done; "
-              "if [ \"$newest\" -ge \"$started\" ]; then echo stale; else echo fresh; fi")
+              "[ -e \"$f\" ] || continue; m=$(stat -c %.3Y \"$f\" | tr -d .); "
+              "[ \"$m\" -gt \"$newest\" ] && newest=$m; done; "
+              "if [ \"$newest\" -gt \"$started\" ]; then echo stale; else echo fresh; fi")
     rc, out = probe(script)
     status = out[-1] if out else "unknown"
     if status == "stopped":

@@ -45,7 +45,7 @@ SSHD_EXPECT: dict[str, dict[str, str]] = {
     "SSH-07": {"allowgroups": SSH_GROUP},
     "SSH-08": {"banner": "/etc/issue.net"},
     "SSH-09": {"loglevel": "VERBOSE"},
-    "SSH-11": {"maxsessions": "2", "maxstartups": "10:30:60"},
+    "SSH-11": {"maxsessions": "4", "maxstartups": "10:30:60"},
 }
 
 
@@ -82,7 +82,7 @@ def sshd_config(hv: HostVars, host_keys: Iterable[str], *, strict: bool | None =
         ("SSH-08", ["Banner /etc/issue.net"]),
         ("SSH-09", ["LogLevel VERBOSE"]),
     ]
-    blocks.append(("SSH-11", ["MaxSessions 2", "MaxStartups 10:30:60"]))
+    blocks.append(("SSH-11", ["MaxSessions 4", "MaxStartups 10:30:60"]))
     for cid, opts in blocks:
         if cid in off:
             lines.append(f"# {cid}: waived for this host, OpenSSH default applies")
@@ -329,7 +329,7 @@ def rsyslog_conf(hv: HostVars, active: Iterable[str]) -> str:
         out += [f"# LOG-02: forward everything to the log host {hv.log_host} (TCP, disk-assisted queue)",
                 f'*.* action(type="omfwd" target="{hv.log_host_ip}" port="514" protocol="tcp"',
                 '         queue.type="LinkedList" queue.filename="simpul_fwd" queue.maxDiskSpace="256m"',
-                '         queue.saveOnShutdown="on" action.resumeRetryCount="-1")']
+                '         queue.saveOnShutdown="on" action.resumeRetryCount="-1" action.resumeInterval="5")']
     return "\n".join(out) + "\n"
 
 

@@ -2,9 +2,10 @@
 benchmarks that must not disturb ``simpul lab up``.
 
 Each private lab takes a free *slot* k (0–7, held with a lock file, so several test runs can
-share the machine); its server ``role`` is named ``sthard<k>-<role>`` and gets a network
-namespace of that name joined to the root namespace by a veth on 169.254.198.0/24 (root side
-``.32k+4i+1``, server ``.32k+4i+2``), a throw-away deploy key, its own
+share the machine). Its management LAN is a bridge in namespace ``sthard<k>-lan`` on
+169.254.198.<32k>/27: the root namespace (playing the NOC) is ``.32k+1``, server i ``.32k+2+i``.
+Server ``role`` is named ``sthard<k>-<role>`` (also its namespace) and gets a throw-away deploy
+key, its own
 pinned known_hosts and an inventory directory describing exactly these servers. Everything is
 removed by :meth:`PrivateLab.close` (servers stopped by PID through ``lab.servers``, namespaces
 and veths deleted), also after a failure.
@@ -109,26 +110,36 @@ class PrivateLab:
                             "-f", str(self.key)], check=True)
         pub = self.key.with_suffix(".pub").read_text().strip()
         image = ensure_image(Path(os.environ.get("SIMPUL_LAB_IMAGE_CACHE", "/var/cache/simpul/lab")))
-        from simpul.lab.netns import kill_pids, netns_exists, netns_pids
+        from simpul.lab.netns import add_bridge, kill_pids, netns_exists, netns_pids, set_master
 
         self._take_slot()
         k = self.slot or 0
+        # one management LAN per lab: a bridge in namespace sthard<k>-lan; the root namespace
+        # (the NOC, 169.254.198.<32k+1>/27) and every server are ports on it
+        self.lan_ns, self.root_veth = f"{PREFIX}{k}-lan", f"sth{k}noc"
+        stale = [n for n in (self.lan_ns, *(self.n(r) for r in self.roles)) if netns_exists(n)]
+        for n in stale:  # a crashed run with this slot (its lock is free): clean up first
+            log.warning("%s: removing the leftovers of a crashed private lab", n)
+            kill_pids(netns_pids(n))  # the crashed lab's own server processes
+            self.servers.append(PrivateServer(n, 0, n, "", "", ""))
+        if stale:
+            self.close(release=False)
+        add_netns(self.lan_ns)
+        add_bridge("br0", ns=self.lan_ns)
+        add_veth(self.root_veth, "noc", ns_b=self.lan_ns)
+        set_master("noc", "br0", ns=self.lan_ns)
+        addr_add(self.root_veth, f"{NET}.{32 * k + 1}/27")
+        link_up(self.root_veth)
         for i, role in enumerate(self.roles):
             name = self.n(role)
-            if netns_exists(name):  # a crashed run with this slot: its lock is free, clean up
-                log.warning("%s: removing the leftovers of a crashed private lab", name)
-                kill_pids(netns_pids(name))  # the crashed lab's own server processes
-                self.servers.append(PrivateServer(name, i, name, f"sth{k}{i}{role[:8]}", "", ""))
-                self.close(release=False)
-            srv = PrivateServer(name=name, index=i, netns=name, veth_root=f"sth{k}{i}{role[:8]}",
-                                mgmt_ip=f"{NET}.{32 * k + 4 * i + 2}", gw_ip=f"{NET}.{32 * k + 4 * i + 1}")
+            srv = PrivateServer(name=name, index=i, netns=name, veth_root=f"p{i}",
+                                mgmt_ip=f"{NET}.{32 * k + 2 + i}", gw_ip=f"{NET}.{32 * k + 1}")
             self.servers.append(srv)
             add_netns(srv.netns)
-            add_veth(srv.veth_root, f"sth{k}{i}srv", ns_b=srv.netns)
-            addr_add(srv.veth_root, f"{srv.gw_ip}/30")
-            link_up(srv.veth_root)
-            addr_add(f"sth{k}{i}srv", f"{srv.mgmt_ip}/30", ns=srv.netns)
-            link_up(f"sth{k}{i}srv", ns=srv.netns)
+            add_veth(srv.veth_root, "eth0", ns_a=self.lan_ns, ns_b=srv.netns)
+            set_master(srv.veth_root, "br0", ns=self.lan_ns)
+            addr_add("eth0", f"{srv.mgmt_ip}/27", ns=srv.netns)
+            link_up("eth0", ns=srv.netns)
             spec = ServerSpec(name=srv.name, netns=srv.netns, hostname=srv.name,
                               mgmt_ip=srv.mgmt_ip, ssh_user="simpul", authorized_key=pub,
                               host_key_dir=self.base / "hostkeys" / srv.name,
@@ -147,11 +158,15 @@ class PrivateLab:
             with contextlib.suppress(Exception):
                 stop_server(srv.name, self.state_dir)
             with contextlib.suppress(Exception):
-                if link_exists(srv.veth_root):
-                    del_link(srv.veth_root)
-            with contextlib.suppress(Exception):
                 del_netns(srv.netns)
         self.servers = []
+        lan = getattr(self, "lan_ns", None)
+        if lan:
+            with contextlib.suppress(Exception):
+                del_netns(lan)  # takes the bridge and its ports with it
+            with contextlib.suppress(Exception):
+                if link_exists(self.root_veth):
+                    del_link(self.root_veth)
         if release and self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the slot
             self._lock_fd = None

@@ -126,7 +126,7 @@ def test_sshd_config_keeps_paramiko_working_and_drops_weak_crypto() -> None:
     for line in ("PermitRootLogin no", "PasswordAuthentication no", "MaxAuthTries 3",
                  "AllowGroups simpul-ssh", "Banner /etc/issue.net", "HostKey /etc/ssh/ssh_host_ed25519_key"):
         assert f"\n{line}\n" in text
-    assert "Include" not in text and "MaxSessions 2" in text
+    assert "Include" not in text and "MaxSessions 4" in text
 
 
 def test_sshd_config_waived_control_is_left_at_the_default() -> None:
