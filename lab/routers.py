@@ -198,11 +198,37 @@ def start_router(st: LabState, r: RouterPlan, *, noc_range: str) -> None:
         nx.spawn(["/usr/sbin/sshd", "-f", str(d / "sshd_config"), "-E", str(d / "sshd.log")],
                  log_file=d / "sshd.out", ns=r.netns, hostname=r.name)
     if not nx.pid_alive(nx.read_pidfile(d / "snmpd.pid")):
-        pid = nx.spawn(["/usr/sbin/snmpd", "-f", "-C", "-c", str(d / "snmpd.conf"), "-m", "",
-                        "-p", str(d / "snmpd.pid"), "-Lf", str(d / "snmpd.log")],
-                       log_file=d / "snmpd.out", ns=r.netns, hostname=r.name,
-                       env={"SNMP_PERSISTENT_DIR": str(d / "snmp"), "MIBS": "", "MIBDIRS": ""})
-        (d / "snmpd.pid").write_text(f"{pid}\n")
+        start_snmpd(st, r)
+
+
+def start_snmpd(st: LabState, r: RouterPlan) -> int:
+    """Start the snmpd of ``r``; return its PID.
+
+    Not ``-C``: that skips the persistent file too, and ``snmpEngineBoots`` would never grow
+    across restarts (a poller could not tell an agent restart from a counter wrap).
+    ``SNMPCONFPATH`` confines the config search to the router's dir and its persistent dir
+    instead, so neither ``/etc/snmp`` is read nor ``/var/lib/snmp`` written.
+    """
+    d = st.router_dir(r.name)
+    persist = d / "snmp"
+    persist.mkdir(mode=0o700, exist_ok=True)
+    pid = nx.spawn(["/usr/sbin/snmpd", "-f", "-m", "", "-p", str(d / "snmpd.pid"),
+                    "-Lf", str(d / "snmpd.log")],
+                   log_file=d / "snmpd.out", ns=r.netns, hostname=r.name,
+                   env={"SNMP_PERSISTENT_DIR": str(persist), "SNMPCONFPATH": f"{d}:{persist}",
+                        "MIBS": "", "MIBDIRS": ""})
+    (d / "snmpd.pid").write_text(f"{pid}\n")
+    return pid
+
+
+def restart_snmpd(st: LabState, r: RouterPlan, timeout: float = 10) -> int:
+    """Stop the snmpd of ``r`` by its PID and start it again (its uptime starts over,
+    ``snmpEngineBoots`` goes up by one); return the new PID."""
+    d = st.router_dir(r.name)
+    pid = nx.read_pidfile(d / "snmpd.pid")
+    if pid is not None and nx.pid_alive(pid) and nx.pid_cmdline(pid)[:1] == ["/usr/sbin/snmpd"]:
+        nx.kill_pids([pid], grace=timeout)
+    return start_snmpd(st, r)
 
 
 def wait_ready(st: LabState, r: RouterPlan, timeout: float = 20) -> None:
