@@ -7,7 +7,7 @@ import logging
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -37,9 +37,13 @@ def _results(rep: Any) -> list[Result]:
         else:
             st = Status.FAILED if p.error_kind == "authfailure" else Status.UNREACHABLE
             out.append(Result(p.target, st, p.error or ""))
+    polled_ok = {p.target for p in rep.polls if p.ok}
     for name, up in rep.availability.items():
         if not any(p.target == name for p in rep.polls):
             out.append(Result(name, Status.OK if up else Status.UNREACHABLE, "icmp"))
+        elif not up and name in polled_ok:
+            # the agent answers over the management path, the data plane does not
+            out.append(Result(name, Status.UNREACHABLE, "icmp: no echo reply on the data plane"))
     for f in rep.flush:
         if f.error or f.dead_batches:
             out.append(
@@ -67,6 +71,8 @@ def _print_cycle(rep: Any, as_json: bool) -> None:
     )
     if d["snmp"]["failed"]:
         table("SNMP failures", ["device", "error"], sorted(d["snmp"]["failed"].items()))
+    if d["down"]:
+        click.echo("down this cycle: " + ", ".join(d["down"]))
     if d["events"]:
         table("Events", ["device", "event", "detail"],
               [(e["entity"], e["kind"], e["detail"]) for e in d["events"]])
@@ -97,13 +103,17 @@ def _print_cycle(rep: Any, as_json: bool) -> None:
 @click.option("--icmp", type=click.Choice(["desa", "all", "none"]), default="desa",
               show_default=True,
               help="Ping desa/kelurahan and radio-linked sites (desa), every host, or none.")
+@click.option("--icmp-netns", metavar="NS", envvar="SIMPUL_ICMP_NETNS",
+              help="Run the ICMP probe (fping) inside this network namespace: the NOC probe "
+                   "point. Default: here; against the built-in lab while it is up, the lab core "
+                   "router's namespace. 'none' forces here. [env SIMPUL_ICMP_NETNS]")
 @click.option("--state-dir", type=click.Path(path_type=Path),
               help="Where the outbox, ledger and lock live (default: settings state_dir).")
 @click.option("--json", "json_", is_flag=True, help="Print the cycle report as JSON.")
 @click.pass_context
 def poll(ctx: click.Context, once: bool, sinks: tuple[str, ...], limits: tuple[str, ...],
          engine: str, interval: float, concurrency: int, timeout: float, retries: int,
-         icmp: str, state_dir: Path | None, json_: bool) -> int:
+         icmp: str, icmp_netns: str | None, state_dir: Path | None, json_: bool) -> int:
     """Poll every device and server of the inventory with SNMP (and ping desa links).
 
     Points go to a durable outbox on disk first, then to each sink; a sink that is down keeps
@@ -116,13 +126,13 @@ def poll(ctx: click.Context, once: bool, sinks: tuple[str, ...], limits: tuple[s
       simpul poll --sink 'influx-v2+http://127.0.0.1:8428?bucket=simpul&org=dinas'
       simpul poll --once --limit site_type=desa --json
     """
-    from simpul.monitoring.engine import make_engine
-    from simpul.monitoring.runner import Poller, poll_lock
-    from simpul.monitoring.sinks import sink_from_url, sinks_from_env
-    from simpul.monitoring.targets import build_hosts
-
     from simpul.inventory import load_inventory, select
     from simpul.output import progress
+
+    from .engine import make_engine
+    from .runner import Poller, poll_lock
+    from .sinks import sink_from_url, sinks_from_env
+    from .targets import IcmpMode, build_hosts
 
     app = _app(ctx)
     as_json = json_ or bool(getattr(app, "json", False))
@@ -135,12 +145,17 @@ def poll(ctx: click.Context, once: bool, sinks: tuple[str, ...], limits: tuple[s
         raise UsageError("--interval, --concurrency and --timeout must be positive")
     inv = load_inventory(app.settings.inventory)
     names = select(inv, limits) if limits else None
-    hosts = build_hosts(inv, names, icmp=icmp, timeout=timeout, retries=retries)
+    hosts = build_hosts(inv, names, icmp=cast(IcmpMode, icmp), timeout=timeout, retries=retries)
+    if icmp_netns is None and any(h.icmp for h in hosts):
+        icmp_netns = lab_probe_netns(app.settings.inventory, inv)
+    if icmp_netns == "none":
+        icmp_netns = None
     sink_objs = [sink_from_url(u) for u in urls]
     try:
         with poll_lock(sd):
             eng = make_engine(engine)
-            poller = Poller(hosts, eng, sd, sink_objs, concurrency=concurrency, interval=interval)
+            poller = Poller(hosts, eng, sd, sink_objs, concurrency=concurrency, interval=interval,
+                            icmp_netns=icmp_netns)
             try:
                 if once:
                     n = sum(1 for h in hosts if h.snmp)
@@ -166,6 +181,34 @@ def poll(ctx: click.Context, once: bool, sinks: tuple[str, ...], limits: tuple[s
             print_json({"skipped": True, "reason": e.message})
         click.echo(f"poll skipped: {e.message}", err=True)
         return int(ExitCode.OK) if once else int(e.exit_code)
+
+
+def lab_probe_netns(inventory: Path, inv: Any) -> str | None:
+    """The built-in lab's NOC probe point, when polling the lab's own inventory while it is up.
+
+    The desa loopbacks (10.199.x) exist only inside the lab, and the root namespace must not
+    route there (the lab installs ``unreachable 10.199.0.0/16``): pinging them from here would
+    report every desa as down. The lab core router (role ``core``) stands where a NOC host
+    stands in production, so the probe runs in its namespace. Any other inventory: ``None``.
+    """
+    try:
+        from simpul.lab.orchestrate import default_inventory
+        from simpul.lab.topology import router_ns
+    except ImportError:  # pragma: no cover - the lab is part of the distribution
+        return None
+    try:
+        if Path(inventory).resolve() != default_inventory().resolve():
+            return None
+    except OSError:
+        return None
+    core = next((n for n, d in inv.devices.items() if d.role == "core"), None)
+    if core is None:
+        return None
+    ns = str(router_ns(core))
+    if not Path("/run/netns", ns).exists():
+        return None
+    log.info("icmp: probing from the lab's NOC probe point, namespace %s", ns)
+    return ns
 
 
 def _serve(poller: Any, as_json: bool) -> int:
@@ -240,12 +283,12 @@ def report(ctx: click.Context, month: str, by: str, lang: str, fmt: str, output:
       simpul sla report --month 2026-10 --by desa --format html -o sla-desa-2026-10.html
       simpul sla report --month 2026-10 --by service --lang en --format csv
     """
-    from simpul.monitoring.ledger import Ledger
-    from simpul.monitoring.report import to_csv, to_html
-    from simpul.monitoring.sla import month_range, report_rows
-
     from simpul.inventory import load_inventory
     from simpul.output import print_json, table, to_json
+
+    from .ledger import Ledger
+    from .report import to_csv, to_html
+    from .sla import month_range, report_rows
 
     app = _app(ctx)
     if json_ or getattr(app, "json", False):
@@ -264,7 +307,7 @@ def report(ctx: click.Context, month: str, by: str, lang: str, fmt: str, output:
     finally:
         ledger.close()
     if fmt == "table":
-        from simpul.monitoring.report import CSV_COLUMNS, TEXT, _cells
+        from .report import CSV_COLUMNS, TEXT, _cells
 
         t = TEXT[lang]
         table(f"{t['title']} {month}", [t[c] for c in CSV_COLUMNS], [_cells(r, t) for r in rows])
@@ -278,6 +321,7 @@ def report(ctx: click.Context, month: str, by: str, lang: str, fmt: str, output:
             text = to_json({"month": month, "by": by, "tz": tz,
                             "rows": [r.to_dict() for r in rows]})
         if output:
+            output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(text, encoding="utf-8")
             click.echo(f"wrote {output}", err=True)
         elif fmt == "json":

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from simpul.monitoring.counters import (
+from .counters import (
     Clock,
     Restart,
     classify_restart,
@@ -29,9 +29,9 @@ from simpul.monitoring.counters import (
     speed_bps,
     transition,
 )
-from simpul.monitoring.engine import SnmpEngine, SnmpError, SnmpTarget, Value
-from simpul.monitoring.lineproto import line
-from simpul.monitoring.profiles import Column, PollPlan
+from .engine import SnmpEngine, SnmpError, SnmpTarget, Value
+from .lineproto import line
+from .profiles import Column, PollPlan
 
 log = logging.getLogger(__name__)
 
@@ -275,8 +275,9 @@ def derive(prev: dict[str, Any] | None, poll: DevicePoll) -> Derived:
                         )
                         if r is not None:
                             rates.setdefault(tname, {}).setdefault(idx, {})[u.rate] = r * u.scale
-            if tname == "interface" and isinstance(row.get("ifOperStatus"), int):
-                o = int(row["ifOperStatus"])
+            oper_status = row.get("ifOperStatus")
+            if tname == "interface" and isinstance(oper_status, int):
+                o = oper_status
                 oper[idx] = o
                 po = prev_oper.get(idx)
                 if po is not None and (po == IF_OPER_UP) != (o == IF_OPER_UP):

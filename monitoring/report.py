@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from simpul.monitoring.sla import DEFAULT_TZ, SlaRow
+from .sla import DEFAULT_TZ, SlaRow
 
 TEXT: dict[str, dict[str, str]] = {
     "id": {

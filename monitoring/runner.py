@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simpul.monitoring.engine import SnmpEngine
-from simpul.monitoring.icmp import PingResult, ping_many
-from simpul.monitoring.ledger import Ledger, LedgerEvent
-from simpul.monitoring.lineproto import line
-from simpul.monitoring.outbox import FlushResult, Outbox, Sink
-from simpul.monitoring.poller import DevicePoll, derive, poll_cycle, to_lines
-from simpul.monitoring.targets import HostRef
-
 from simpul.errors import LockedError
+
+from .engine import SnmpEngine
+from .icmp import PingResult, ping_many
+from .ledger import Ledger, LedgerEvent
+from .lineproto import line
+from .outbox import FlushResult, Outbox, Sink
+from .poller import DevicePoll, derive, poll_cycle, to_lines
+from .targets import HostRef
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ class Poller:
     interval: float = 60.0
     max_gap_factor: float = 3.0
     ping_count: int = 3
+    icmp_netns: str | None = None
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
@@ -126,12 +127,13 @@ class Poller:
         cpu0 = time.process_time()
         rep = CycleReport(timestamp=ts, started=started)
         snmp_hosts = [h for h in self.hosts if h.snmp is not None]
-        icmp_addrs = sorted({h.address for h in self.hosts if h.icmp})
+        icmp_addrs = sorted({h.probe for h in self.hosts if h.icmp})
         state = self.ledger.load_state()
         hints = {n: s.get("rows", {}) for n, s in state.items()}
 
         ping_task = (
-            asyncio.create_task(asyncio.to_thread(ping_many, icmp_addrs, count=self.ping_count))
+            asyncio.create_task(asyncio.to_thread(ping_many, icmp_addrs, count=self.ping_count,
+                                                  netns=self.icmp_netns))
             if icmp_addrs
             else None
         )
@@ -152,13 +154,13 @@ class Poller:
         lines: list[str] = []
         new_state: dict[str, dict[str, Any]] = {}
         observations: list[tuple[str, bool, float]] = []
-        polled: dict[str, DevicePoll] = {p.target: p for p in polls}
-        for p in polls:
-            h = by_name[p.target]
+        polled: dict[str, DevicePoll] = {dp.target: dp for dp in polls}
+        for dp in polls:
+            h = by_name[dp.target]
             assert h.plan is not None
-            d = derive(state.get(p.target), p)
-            new_state[p.target] = d.state
-            lines += to_lines(p, h.plan, h.tags, ts, d)
+            d = derive(state.get(dp.target), dp)
+            new_state[dp.target] = d.state
+            lines += to_lines(dp, h.plan, h.tags, ts, d)
             rep.events += [
                 LedgerEvent(e.at, e.device, e.kind, f"{e.ifname}: {e.detail}" if e.ifname else e.detail)
                 for e in d.events
@@ -167,14 +169,14 @@ class Poller:
             if rep.interrupted and h.name not in polled:
                 continue  # not observed this cycle: says nothing about availability
             p = polled.get(h.name)
-            pr = rep.pings.get(h.address) if h.icmp else None
+            pr = rep.pings.get(h.probe) if h.icmp else None
             if pr is not None:
-                ln = line("ping", {**h.tags, "url": h.address}, pr.fields(), ts)
+                ln = line("ping", {**h.tags, "url": h.probe}, pr.fields(), ts)
                 if ln:
                     lines.append(ln)
             if p is None and pr is None:
                 continue
-            up = (p is not None and p.ok) or (pr is not None and pr.up)
+            up = available(h, p, pr)
             rep.availability[h.name] = up
             observations.append((h.name, up, started))
             prev = state.get(h.name, {}).get("available")
@@ -223,10 +225,24 @@ class Poller:
         return n
 
 
+def available(h: HostRef, p: DevicePoll | None, pr: PingResult | None) -> bool:
+    """Is host ``h`` up in this cycle?
+
+    - ICMP to a data-plane address (a desa router's loopback) decides alone: a desa is **down**
+      when every echo request of the cycle was lost (100 % loss), even if its agent still
+      answers SNMP over a separate management path — the desa's users are cut off. An SNMP
+      failure with echo replies coming back is an agent problem, not an outage.
+    - otherwise the host is up when SNMP answered or (if pinged) an echo reply came back.
+    """
+    if pr is not None and h.data_plane_probe:
+        return pr.up
+    return (p is not None and p.ok) or (pr is not None and pr.up)
+
+
 def _why_down(p: DevicePoll | None, pr: PingResult | None) -> str:
     parts = []
     if p is not None and not p.ok:
         parts.append(f"snmp: {p.error}")
     if pr is not None and not pr.up:
-        parts.append(f"icmp: {pr.sent} sent, 0 received")
+        parts.append(f"icmp {pr.address}: {pr.sent} sent, 0 received")
     return "; ".join(parts)

@@ -25,10 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import SecretStr
-from simpul.monitoring.outbox import Sink, SinkError
 
 from simpul.errors import ConfigError
 from simpul.secrets import read_secret_env
+
+from .outbox import Sink, SinkError
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,8 @@ class InfluxV2Sink:
                 bucket=self.bucket,
                 org=self.org,
                 record=list(lines),
-                write_precision=WritePrecision.S,
+                # the package types its own constant WritePrecision.S as str
+                write_precision=WritePrecision.S,  # type: ignore[arg-type]
             )
         except ApiException as e:
             raise _classify_http(self.name, int(e.status or 0), str(e.body or e.reason)) from e

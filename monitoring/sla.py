@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from simpul.monitoring.ledger import DOWN, UNKNOWN, UP, Interval, LedgerEvent
-
 from simpul.errors import UsageError
 from simpul.inventory.models import Inventory, Maintenance
+
+from .ledger import DOWN, UNKNOWN, UP, Interval, LedgerEvent
 
 Span = tuple[float, float]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from simpul.monitoring.engine import SnmpTarget
-from simpul.monitoring.profiles import PollPlan, plan_for_platform
-
 from simpul.inventory.models import Device, Inventory, Server
 from simpul.secrets_ref import resolve_secret
+
+from .engine import SnmpTarget
+from .profiles import PollPlan, plan_for_platform
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,25 @@ class HostRef:
     snmp: SnmpTarget | None
     plan: PollPlan | None
     icmp: bool
+    icmp_address: str = ""
+    """Where the ICMP probe goes: the data-plane address (a device's ``loopback``, a server's
+    ``address``) when the inventory has one, else ``address`` (the management address)."""
+
+    @property
+    def probe(self) -> str:
+        return self.icmp_address or self.address
+
+    @property
+    def data_plane_probe(self) -> bool:
+        """True when ICMP tests the data plane, not the management path SNMP uses: then the
+        ping alone decides whether the host is up (see :func:`available`)."""
+        return self.icmp and self.probe != self.address
+
+
+def probe_address(h: Device | Server) -> str:
+    """The data-plane address to ping: a device's loopback, a server's service address."""
+    dp = h.loopback if isinstance(h, Device) else h.address
+    return str(dp if dp is not None else h.mgmt_ip)
 
 
 def host_tags(inv: Inventory, name: str) -> dict[str, str]:
@@ -101,7 +120,8 @@ def build_hosts(
                 platform=platform,
             )
         out.append(
-            HostRef(name, kind, str(h.mgmt_ip), tags, target, plan, _wants_icmp(inv, name, icmp))
+            HostRef(name, kind, str(h.mgmt_ip), tags, target, plan, _wants_icmp(inv, name, icmp),
+                    probe_address(h))
         )
     return out
 

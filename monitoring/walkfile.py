@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
-from simpul.monitoring.engine import SnmpSession, SnmpTarget, SnmpTimeout, Value, VarBinds
+from .engine import SnmpSession, SnmpTarget, SnmpTimeout, Value, VarBinds
 
 _LINE = re.compile(r'^\.?(?P<oid>[\d.]+) = (?:(?P<type>[A-Za-z0-9-]+): ?)?(?P<val>.*)$')
 
@@ -34,8 +34,9 @@ def parse_walk(text: str) -> dict[str, Value]:
             continue
         m = _LINE.match(raw.strip())
         if not m:
-            if last is not None and isinstance(out[last], bytes):  # continuation of a string
-                out[last] = out[last] + b"\n" + raw.encode()
+            prev = out.get(last) if last is not None else None
+            if last is not None and isinstance(prev, bytes):  # continuation of a string
+                out[last] = prev + b"\n" + raw.encode()
             continue
         oid, typ, val = m["oid"].lstrip("."), (m["type"] or "").upper(), m["val"].strip()
         v: Value
@@ -95,7 +96,7 @@ class _WalkSession:
         self.keys = sorted(data, key=_oid_key)
         self.sorted_keys = [_oid_key(k) for k in self.keys]
 
-    async def get(self, oids: list[str]) -> dict[str, Value]:
+    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
         return {o: self.data[o] for o in oids if o in self.data}
 
     async def walk(self, oid: str, max_repetitions: int) -> VarBinds:
