@@ -126,7 +126,10 @@ def start(st: LabState, svc: NocService) -> int:
     else:
         cmd = [svc.binary, f"-storageDataPath={d}", f"-httpListenAddr={_hp(VM_HTTP)}",
                "-retentionPeriod=1y", "-loggerLevel=WARN", "-search.latencyOffset=0s",
-               "-memory.allowedPercent=20"]
+               "-memory.allowedPercent=20",
+               # A batch re-sent after a crash carries the same timestamps; without
+               # deduplication VictoriaMetrics would keep both copies (InfluxDB overwrites).
+               "-dedup.minScrapeInterval=1ms"]
     pid = nx.spawn(cmd, log_file=st.noc / f"{svc.name}.log")
     pidfile(st, svc).write_text(f"{pid}\n")
     log.info("noc: started %s (pid %d)", svc.name, pid)
