@@ -291,9 +291,14 @@ def report_rows(
     if by == "device":
         for name in [*inv.devices, *inv.servers]:
             kind = "device" if name in inv.devices else "server"
-            # servers inherit the maintenance windows of the services they run
+            # servers inherit the maintenance windows of the services they run; every host
+            # inherits its site's windows
             windows = [w for svc in inv.services.values() if name in svc.servers
                        for w in svc.maintenance] if kind == "server" else []
+            host = inv.devices[name] if kind == "device" else inv.servers[name]
+            site = inv.sites.get(host.site)
+            if site is not None:
+                windows += list(site.maintenance)
             tl = list(intervals.get(name, []))
             rows.append(sla_row(name, tl, start, end, kind=kind, target=default_target,
                                 maintenance=maintenance_spans(windows, start, end, tz),
@@ -322,8 +327,9 @@ def report_rows(
             members = {d: list(intervals.get(d, [])) for d in devs}
             tl = combine(members, all_up, start, end, site_name)
             rows.append(sla_row(site_name, tl, start, end, name=site.name, kind=site.type,
-                                target=default_target, reboots=_reboots(events, devs),
-                                members=devs))
+                                target=site.availability_target or default_target,
+                                maintenance=maintenance_spans(site.maintenance, start, end, tz),
+                                reboots=_reboots(events, devs), members=devs))
     else:
         raise UsageError(f"--by {by}: use device, opd, desa or service")
     return rows

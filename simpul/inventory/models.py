@@ -132,6 +132,12 @@ class Site(Strict):
     location: Location | None = None
     lan: IPv4Network | None = Field(default=None, description="the site LAN allocated from the plan")
     uplink: Literal["fiber", "radio", "vsat", "lte", "copper"] | None = None
+    availability_target: Percent | None = Field(
+        default=None, description="target for the site's connectivity (default: the report's --target)"
+    )
+    maintenance: list[Maintenance] = Field(
+        default=[], description="declared windows (e.g. the radio link's monthly service) excluded from downtime"
+    )
 
 
 class Plan(Strict):
@@ -400,3 +406,5 @@ class Inventory(Strict):
 
 re_name = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 re_secret_name = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+Site.model_rebuild()

@@ -122,3 +122,33 @@ def test_reports_render_in_both_languages() -> None:
     page_id = to_html(rows, month="2026-10", by="desa", start=s, end=e, lang="id")
     assert "Linimasa gangguan" in page_id and 'lang="id"' in page_id
     assert "cdn" not in page_id.lower() and "<script" not in page_id
+
+
+def test_desa_maintenance_window_and_target_from_the_inventory(tmp_path: Path) -> None:
+    """A desa's declared site maintenance (the radio link's monthly service) is not downtime,
+    and its own availability target is used."""
+    import shutil
+
+    from simpul.inventory import load_inventory
+    from simpul.monitoring.sla import report_rows
+
+    repo = Path(__file__).resolve().parents[2]
+    inv_dir = tmp_path / "inv"
+    shutil.copytree(repo / "inventory" / "lab", inv_dir)
+    sites = inv_dir / "sites.yaml"
+    sites.write_text(sites.read_text().replace(
+        "uplink: radio}\n  desa-jampiroso",
+        "uplink: radio, availability_target: 99.0,\n"
+        "                 maintenance: [{at: 2026-10-06T10:00:00+07:00, duration: 1h}]}\n  desa-jampiroso", 1))
+    inv = load_inventory(inv_dir)
+    start, end = month_range("2026-10", "Asia/Jakarta")
+    tz = ZoneInfo("Asia/Jakarta")
+    down_from = datetime(2026, 10, 6, 9, 30, tzinfo=tz).timestamp()
+    down_to = datetime(2026, 10, 6, 11, 30, tzinfo=tz).timestamp()  # 120 min down, 60 inside the window
+    tl = [Interval("desa-kemloko", UP, start, down_from), Interval("desa-kemloko", DOWN, down_from, down_to),
+          Interval("desa-kemloko", UP, down_to, end)]
+    rows = {r.entity: r for r in report_rows(inv, {"desa-kemloko": tl}, [], start, end, by="desa")}
+    row = rows["desa-kemloko"]
+    assert row.target == 99.0
+    assert round(row.down_s / 60) == 60 and round(row.maintenance_s / 60) == 60
+    assert row.incidents == 1
