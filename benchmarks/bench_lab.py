@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 
 import yaml
+
+from simpul.inventory.loader import load_inventory
 from simpul.lab import netns as nx
 from simpul.lab import noc, orchestrate
 from simpul.lab.state import LabState
 from simpul.lab.topology import plan
-
-from simpul.inventory.loader import load_inventory
 
 REPO = Path(__file__).resolve().parent.parent
 

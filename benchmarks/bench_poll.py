@@ -107,6 +107,7 @@ def start_snmpd(work: Path) -> subprocess.Popen[bytes]:
 def bench_simpul(addrs: list[str], engine_name: str, concurrency: int, full: bool,
                  work: Path) -> dict[str, float]:
     from pydantic import SecretStr
+
     from simpul.monitoring.engine import SnmpTarget, make_engine
     from simpul.monitoring.poller import derive, poll_cycle, to_lines
     from simpul.monitoring.profiles import Column, PollPlan, Table

@@ -249,7 +249,11 @@ def sla_row(
         if e > s:
             by_state.setdefault(iv.state, []).append((s, e))
     up = subtract(merge_spans(by_state[UP]), maint)
-    down = merge_spans(subtract(merge_spans(by_state[DOWN]), maint))
+    raw_down = merge_spans(by_state[DOWN])
+    down = merge_spans(subtract(raw_down, maint))
+    # An incident is one outage as the users lived it: a down stretch that a maintenance
+    # window cuts in two is still one incident (if any of it falls outside maintenance).
+    incidents = sum(1 for span in raw_down if subtract([span], maint))
     nodata = merge_spans(subtract(merge_spans(by_state[UNKNOWN]), maint))
     return SlaRow(
         entity=entity,
@@ -261,7 +265,7 @@ def sla_row(
         down_s=_total(down),
         maintenance_s=_total(maint),
         nodata_s=_total(nodata),
-        incidents=len(down),
+        incidents=incidents,
         reboots=reboots,
         outages=down,
         nodata=nodata,

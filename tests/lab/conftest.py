@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from labkit import NEEDS, LabEnv, snapshot
-from simpul.lab import orchestrate
-from simpul.lab.topology import plan
 
 from simpul.inventory.loader import load_inventory
+from simpul.lab import orchestrate
+from simpul.lab.topology import plan
 
 
 @pytest.fixture(scope="session")

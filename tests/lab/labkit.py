@@ -6,10 +6,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from simpul.inventory.models import Inventory
 from simpul.lab.state import LabState
 from simpul.lab.topology import Topology
-
-from simpul.inventory.models import Inventory
 
 NEEDS = ("vtysh", "sshd", "snmpd", "snmpget", "influxd", "victoria-metrics", "nft", "tc", "ssh")
 

@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 from labkit import LabEnv
+
 from simpul.lab import noc
 
 pytestmark = pytest.mark.lab

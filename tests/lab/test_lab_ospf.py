@@ -8,6 +8,7 @@ import time
 
 import pytest
 from labkit import LabEnv
+
 from simpul.lab import routers
 
 pytestmark = pytest.mark.lab

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from simpul.lab import netns
 from simpul.lab.image import DROPPED_CAPS, ensure_image, repo_dir_for
 from simpul.lab.servers import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from simpul.lab import image
 from simpul.lab.netns import LabError
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from labkit import LabEnv, snapshot
+
 from simpul.lab import netns as nx
 from simpul.lab import noc, orchestrate
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from simpul.inventory.loader import load_inventory
 from simpul.lab import wan
 from simpul.lab.netns import LabError
 from simpul.lab.topology import IFNAMSIZ, LAB_RANGE, Topology, plan
-
-from simpul.inventory.loader import load_inventory
 
 REPO = Path(__file__).resolve().parents[2]
 

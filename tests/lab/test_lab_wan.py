@@ -6,6 +6,7 @@ import time
 
 import pytest
 from labkit import LabEnv
+
 from simpul.lab import orchestrate, wan
 
 pytestmark = pytest.mark.lab

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from labkit import LabEnv
 from pydantic import SecretStr
+
 from simpul.lab import netns as nx
 from simpul.lab import noc, orchestrate, routers, wan
 from simpul.lab.topology import router_ns

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+
 from simpul.monitoring.engine import GufoEngine, PysnmpEngine, SnmpTarget
 from simpul.monitoring.poller import poll_cycle, poll_device
 from simpul.monitoring.profiles import plan_for_platform

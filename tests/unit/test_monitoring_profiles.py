@@ -12,6 +12,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+
 from simpul.monitoring.engine import SnmpTarget
 from simpul.monitoring.poller import derive, poll_device, to_lines
 from simpul.monitoring.profiles import PROFILE_DIR, load_profile, plan_for_platform, platform_map

@@ -7,6 +7,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from simpul.inventory.models import Maintenance
 from simpul.monitoring.ledger import DOWN, UNKNOWN, UP, Interval, Ledger
 from simpul.monitoring.report import to_csv, to_html
 from simpul.monitoring.sla import (
@@ -17,8 +19,6 @@ from simpul.monitoring.sla import (
     service_rule,
     sla_row,
 )
-
-from simpul.inventory.models import Maintenance
 
 WIB = ZoneInfo("Asia/Jakarta")
 
