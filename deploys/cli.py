@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,9 @@ from simpul.inventory import load_inventory, select
 from simpul.oplog import OpLog
 from simpul.output import print_json, table
 from simpul.results import Status, exit_code_for
+
+if TYPE_CHECKING:
+    from simpul.deploys.runner import Mode
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +68,12 @@ def _print_runs(runs: list[Any], *, diffs: bool) -> None:
 
 
 def _plan_or_apply(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Path | None,
-                   parallel: int, mode: str) -> int:
+                   parallel: int, mode: Mode) -> int:
     from simpul.deploys.runner import run_hosts
 
     inv, names, kh = _setup(app, limits, known_hosts)
     oplog = OpLog(app.settings.oplog) if mode == "apply" else None
-    runs = run_hosts(inv, names, mode, kh, parallel=parallel, oplog=oplog)  # type: ignore[arg-type]
+    runs = run_hosts(inv, names, mode, kh, parallel=parallel, oplog=oplog)
     results = [hr.result() for hr in runs]
     code = exit_code_for(results, drift_is_failure=(mode == "plan"))
     if json_ or app.json:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +100,7 @@ def connect(t: Target, *, user: str | None = None, disabled_algorithms: dict[str
             raise UnreachableError(t.name, f"host key not in {t.known_hosts}",
                                    hint="pin it first (ssh-keyscan, reviewed)") from e
         raise UnreachableError(t.name, f"SSH failed: {msg}") from e
-    except (OSError, socket.timeout, EOFError) as e:
+    except (TimeoutError, OSError, EOFError) as e:
         client.close()
         raise UnreachableError(t.name, f"cannot connect to {t.host}:{t.port} ({e})") from e
     return client
@@ -116,7 +115,7 @@ def run(t: Target, command: str, *, sudo: bool = False, timeout: float = 60.0) -
             _, out, err = client.exec_command(full, timeout=timeout)
             rc = out.channel.recv_exit_status()
             return rc, out.read().decode(errors="replace"), err.read().decode(errors="replace")
-        except (paramiko.SSHException, OSError, socket.timeout) as e:
+        except (TimeoutError, paramiko.SSHException, OSError) as e:
             raise UnreachableError(t.name, f"command failed in transit ({e})") from e
     finally:
         client.close()

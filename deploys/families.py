@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from ipaddress import IPv4Address
+from typing import cast
 
-from pyinfra import host
-from pyinfra.api import deploy
+from pyinfra.api.deploy import deploy
+from pyinfra.context import host
 
 from simpul.deploys import render as r
 from simpul.deploys.hostvars import SSH_GROUP, Decision, HostVars
@@ -348,15 +349,11 @@ FAMILY_DEPLOYS = {"ssh": ssh, "accounts": accounts, "pam": pam, "kernel": kernel
 def harden_all(ctx: HardenContext) -> None:
     """All families in a safe order: the guard first, accounts before SSH (AllowGroups needs
     the deploy user in simpul-ssh), logging before fail2ban (it reads auth.log)."""
-    base(ctx)
-    software(ctx)
-    accounts(ctx)
-    pam(ctx)
-    ssh(ctx)
-    kernel(ctx)
-    firewall(ctx)
-    logging_(ctx)
-    audit(ctx)
-    time(ctx)
-    ips(ctx)
-    files(ctx)
+    for family in ORDER:
+        family(ctx)
+
+
+# pyinfra types @deploy functions as operations (global arguments first); they take our context.
+ORDER: list[Callable[[HardenContext], None]] = cast(
+    "list[Callable[[HardenContext], None]]",
+    [base, software, accounts, pam, ssh, kernel, firewall, logging_, audit, time, ips, files])

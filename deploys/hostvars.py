@@ -159,10 +159,10 @@ def decide(hv: HostVars, today: date, controls: tuple[Control, ...] = CONTROLS) 
         if na:
             out[c.id] = Decision(c, "na", na)
             continue
-        w, note = waiver_for(hv.waivers, c.id, today)
-        if w is not None:
-            out[c.id] = Decision(c, "waived", f"{w.reason} (approved by {w.approver}, until "
-                                              f"{w.expires.isoformat()})", w)
+        found, note = waiver_for(hv.waivers, c.id, today)
+        if found is not None:
+            out[c.id] = Decision(c, "waived", f"{found.reason} (approved by {found.approver}, until "
+                                              f"{found.expires.isoformat()})", found)
         else:
             out[c.id] = Decision(c, "apply", note)
     return out

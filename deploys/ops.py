@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from io import StringIO
 from typing import Any
 
-from pyinfra import host as ctx_host
-from pyinfra import state as ctx_state
-from pyinfra.api import FactBase, FunctionCommand, StringCommand, operation
-from pyinfra.api.command import FileUploadCommand
+from pyinfra.api.command import FileUploadCommand, FunctionCommand, StringCommand
+from pyinfra.api.facts import FactBase
+from pyinfra.api.operation import operation
+from pyinfra.context import host as ctx_host
+from pyinfra.context import state as ctx_state
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,10 @@ class Recorder:
 
 def recorder() -> Recorder:
     rec = getattr(ctx_state, "simpul_recorder", None)
-    if rec is None:
+    if not isinstance(rec, Recorder):
         rec = Recorder()
-        ctx_state.simpul_recorder = rec
-    return rec  # type: ignore[no-any-return]
+        setattr(ctx_state, "simpul_recorder", rec)  # noqa: B010 - pyinfra's State has no slot for it
+    return rec
 
 
 def _op_name() -> str:
@@ -93,7 +94,7 @@ def unified_diff(path: str, old: str | None, new: str) -> str:
 class FileState(FactBase[Any]):
     """``{"sha256", "mode", "user", "group"}`` of a path, or None when it does not exist."""
 
-    def command(self, path: str) -> str:  # type: ignore[override]
+    def command(self, path: str) -> str:
         p = shlex.quote(path)
         return (f"if [ -e {p} ]; then stat -c '%a %U %G %F' {p}; "
                 f"if [ -f {p} ]; then sha256sum {p} | cut -d' ' -f1; else echo -; fi; "
@@ -111,7 +112,7 @@ class FileState(FactBase[Any]):
 class FileText(FactBase[Any]):
     """The text of a file, or None when it does not exist."""
 
-    def command(self, path: str) -> str:  # type: ignore[override]
+    def command(self, path: str) -> str:
         p = shlex.quote(path)
         return f"if [ -f {p} ]; then echo present; cat {p}; else echo absent; fi"
 
@@ -125,7 +126,7 @@ class FileText(FactBase[Any]):
 class Probe(FactBase[Any]):
     """Run a read-only shell snippet; returns ``(exit status, output lines)``."""
 
-    def command(self, script: str) -> str:  # type: ignore[override]
+    def command(self, script: str) -> str:
         return f"( {script} ) 2>&1; echo \"__simpul_rc=$?\""
 
     def process(self, output: Sequence[str]) -> Any:
@@ -233,7 +234,7 @@ def service_fresh(service: str, pidfile: str, configs: Sequence[str]) -> Generat
               "[ -e \"$f\" ] || continue; m=$(stat -c %.3Y \"$f\" | tr -d .); "
               "[ \"$m\" -gt \"$newest\" ] && newest=$m; done; "
               "if [ \"$newest\" -gt \"$started\" ]; then echo stale; else echo fresh; fi")
-    rc, out = probe(script)
+    _, out = probe(script)
     status = out[-1] if out else "unknown"
     if status == "stopped":
         record("service", f"start {service}")
@@ -316,7 +317,7 @@ def _confirm_or_rollback(state: Any, host: Any, unit: str, confirm: ConfirmFn) -
     """Controller side of the guard: fresh login + confirm, or immediate rollback."""
     try:
         confirm(unit)
-    except Exception as e:  # noqa: BLE001 - any failure of the fresh login means "roll back"
+    except Exception as e:
         reason = f"{unit}: fresh SSH login after the change failed ({e}); previous state restored"
         log.error("%s: %s", host.name, reason)
         host.run_shell_command(StringCommand(f"{GUARD} rollback {unit} fresh-login-failed"),

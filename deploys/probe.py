@@ -23,9 +23,9 @@ from simpul.deploys.render import WEAK_CIPHERS, WEAK_KEX, WEAK_MACS
 log = logging.getLogger(__name__)
 
 # Ports scanned from the management LAN: the well-known range plus common service ports.
-SCAN_PORTS = tuple(range(1, 1025)) + (1433, 1521, 2049, 2375, 3000, 3306, 3389, 5000, 5432, 5601,
-                                      5900, 5984, 6379, 8000, 8008, 8080, 8086, 8443, 8888, 9000,
-                                      9090, 9100, 9200, 10050, 11211, 27017)
+SCAN_PORTS = (*range(1, 1025), 1433, 1521, 2049, 2375, 3000, 3306, 3389, 5000, 5432, 5601, 5900,
+              5984, 6379, 8000, 8008, 8080, 8086, 8443, 8888, 9000, 9090, 9100, 9200, 10050, 11211,
+              27017)
 
 
 @dataclass
@@ -108,13 +108,12 @@ def negotiate(t: Target, out: Outside) -> None:
 
 def weak_algorithms(t: Target, out: Outside) -> None:
     """Offer only weak kex / ciphers / MACs: the server must refuse each set."""
-    tr0 = paramiko.Transport(socket.socket())
-    sets = {
-        "kex": ("kex", WEAK_KEX, tr0._preferred_kex),  # noqa: SLF001
-        "ciphers": ("ciphers", WEAK_CIPHERS, tr0._preferred_ciphers),  # noqa: SLF001
-        "macs": ("macs", WEAK_MACS, tr0._preferred_macs),  # noqa: SLF001
+    # what this paramiko can offer at all (private class attributes: no public API for them)
+    sets: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+        "kex": ("kex", WEAK_KEX, tuple(getattr(paramiko.Transport, "_preferred_kex", ()))),
+        "ciphers": ("ciphers", WEAK_CIPHERS, tuple(getattr(paramiko.Transport, "_preferred_ciphers", ()))),
+        "macs": ("macs", WEAK_MACS, tuple(getattr(paramiko.Transport, "_preferred_macs", ()))),
     }
-    tr0.sock.close()
     for label, (kind, weak, available) in sets.items():
         offered = [a for a in available if a in weak]
         if not offered:
@@ -140,7 +139,7 @@ async def _scan(host: str, ports: tuple[int, ...], timeout: float, limit: int) -
                 _, w = await asyncio.wait_for(asyncio.open_connection(host, p), timeout)
                 w.close()
                 return "open"
-            except (ConnectionRefusedError,):
+            except ConnectionRefusedError:
                 return "refused"
             except (TimeoutError, OSError):
                 return "filtered"

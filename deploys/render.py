@@ -96,7 +96,7 @@ def sshd_config(hv: HostVars, host_keys: Iterable[str], *, strict: bool | None =
 
 def banner(hv: HostVars) -> str:
     """Legal warning banner (SSH-08), Bahasa Indonesia first, then English."""
-    org = hv.organisation
+    org = str(hv.organisation)
     return (
         "PERINGATAN: Sistem ini milik " + org + ".\n"
         "Akses hanya untuk pengguna yang berwenang (authorized). Seluruh aktivitas dicatat dan\n"

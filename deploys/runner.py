@@ -58,8 +58,8 @@ def _thread_local_pyinfra_context() -> None:
     from pyinfra.context import ctx_inventory, ctx_state
 
     for cm in (ctx_state, ctx_inventory):
-        if not isinstance(cm.context._container, _PerThread):  # noqa: SLF001
-            cm.context._container = _PerThread()  # noqa: SLF001
+        if not isinstance(cm.context._container, _PerThread):
+            cm.context._container = _PerThread()
 
 
 PREFLIGHT = r"""
@@ -76,7 +76,7 @@ if [ -w /proc/sys/kernel/randomize_va_space ]; then echo confined=no; else echo 
 
 def preflight(t: Target) -> HostFacts:
     """Reach the host over a fresh pinned login; learn what planning needs. Raises on failure."""
-    rc, out, err = run(t, PREFLIGHT, timeout=30)
+    _, out, err = run(t, PREFLIGHT, timeout=30)
     kv: dict[str, list[str]] = {}
     for line in out.splitlines():
         k, _, v = line.partition("=")
@@ -113,14 +113,16 @@ class HostRun:
 
 
 def _pyinfra_state(t: Target) -> Any:
-    from pyinfra.api import Config, Inventory, State
+    from pyinfra.api.config import Config
+    from pyinfra.api.inventory import Inventory
+    from pyinfra.api.state import State
 
     data = {"ssh_hostname": t.host, "ssh_port": t.port, "ssh_user": t.user,
             "ssh_key": str(t.key_file), "ssh_known_hosts_file": str(t.known_hosts),
             "ssh_strict_host_key_checking": "yes", "ssh_allow_agent": False,
             "ssh_look_for_keys": False, "ssh_connect_retries": 0}
-    inventory = Inventory(([(t.name, data)], {}))
-    config = Config(SUDO=t.become, CONNECT_TIMEOUT=int(t.timeout), PARALLEL=1)
+    inventory = Inventory(([(t.name, data)], {}))  # type: ignore[no-untyped-call]
+    config = Config(SUDO=t.become, CONNECT_TIMEOUT=int(t.timeout), PARALLEL=1)  # type: ignore[no-untyped-call]
     return State(inventory=inventory, config=config, check_for_changes=True)
 
 

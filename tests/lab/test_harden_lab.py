@@ -19,11 +19,11 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
+
 from simpul.deploys.audit import audit_hosts
 from simpul.deploys.connection import Target, run, target_for
 from simpul.deploys.runner import Overrides, run_hosts
 from simpul.deploys.testlab import PrivateLab, leftovers_of
-
 from simpul.errors import ExitCode
 from simpul.inventory import load_inventory
 from simpul.inventory.models import Secret, SshAccess
