@@ -124,8 +124,14 @@ def audit_host(inv: Inventory, name: str, known_hosts: Path, *, today: date,
         h, cfg = _testinfra_sh(t, workdir)
 
         def sh(cmd: str) -> tuple[int, str]:
-            res = h.run(cmd)
-            return int(res.rc), str(res.stdout)
+            # testinfra's ssh backend treats exit 255 as an SSH failure (fail2ban-client exits
+            # 255 when the daemon is down): carry the command's status in the output instead
+            res = h.run(f"( {cmd} ); echo \"__simpul_rc=$?\"")
+            out = str(res.stdout)
+            body, _, tail = out.rstrip("\n").rpartition("__simpul_rc=")
+            if not tail.strip().isdigit():
+                return int(res.rc) or 1, out
+            return int(tail.strip()), body
 
         ctx = CheckCtx(hv=hv, sh=sh, confined=facts.confined, outside=out,
                        pubkey=public_key_line(t.key_file))

@@ -116,9 +116,10 @@ def accounts(ctx: HardenContext) -> None:
                check=f"id -nG {user} | tr ' ' '\\n' | grep -qx {SSH_GROUP}",
                fix=f"usermod -aG {SSH_GROUP} {user}")
         key = shlex.quote(ctx.pubkey)
+        b64 = shlex.quote(ctx.pubkey.split()[1])  # match the key itself, whatever its comment
         ak = f"$(getent passwd {user} | cut -d: -f6)/.ssh/authorized_keys"
         ensure(name=name(["ACC-01"], f"Inventory key authorised for {user}"),
-               check=f"grep -qF {key} {ak}",
+               check=f"grep -qF {b64} {ak}",
                fix=f"d=$(getent passwd {user} | cut -d: -f6)/.ssh; mkdir -p $d && "
                    f"echo {key} >> $d/authorized_keys && chown -R {user}: $d && chmod 700 $d && "
                    "chmod 600 $d/authorized_keys",
