@@ -218,11 +218,17 @@ def run(app: AppContext, limits: tuple[str, ...], do_apply: bool, sudo: bool, ti
       simpul run --limit pd-db --sudo -- nft list ruleset
       simpul run --limit role=web --apply --sudo -- apt-get -y install nginx
     """
-    from simpul.deploys.adhoc import run_command
+    from simpul.deploys.adhoc import is_read_only, run_command
     from simpul.deploys.connection import target_for
+    from simpul.errors import UsageError
 
-    inv, names, kh = _setup(app, limits, known_hosts)
     cmd = " ".join(command)
+    if not do_apply:  # refuse before touching the inventory, secrets or the network
+        ok, why = is_read_only(cmd)
+        if not ok:
+            raise UsageError(f"refusing to run without --apply: {why}",
+                             hint="add --apply if the command is meant to change the servers")
+    inv, names, kh = _setup(app, limits, known_hosts)
     targets = [target_for(inv, n, kh) for n in names]
     results = run_command(targets, cmd, apply=do_apply, sudo=sudo, timeout=timeout)
     oplog = OpLog(app.settings.oplog)
