@@ -208,6 +208,30 @@ def test_firewall_is_refused_when_the_session_is_outside_the_noc(lab: PrivateLab
     assert _login_ok(lab, "app")
 
 
+def test_waivers_turn_a_control_off_until_they_expire(lab: PrivateLab) -> None:
+    lab.write_inventory({W: {"profile": "baseline", "waivers": [
+        {"control": "SSH-03", "reason": "aplikasi kiosk lama mencoba banyak kunci", "approver": "Kabid Infrastruktur",
+         "expires": "2099-12-31"},
+        {"control": "SSH-09", "reason": "log verbose terlalu besar untuk disk lama", "approver": "Kabid Infrastruktur",
+         "expires": "2020-01-01"}]}})
+    try:
+        (p,) = run_hosts(inv(lab), [lab.n(W)], "plan", lab.known_hosts)
+        (ch,) = p.changes
+        assert "-MaxAuthTries 3" in ch["detail"] and "LogLevel VERBOSE" not in ch["detail"]
+        (ap,) = run_hosts(inv(lab), [lab.n(W)], "apply", lab.known_hosts)
+        assert ap.status is Status.CHANGED, ap.message
+        (a,) = audit_hosts(inv(lab), [lab.n(W)], lab.known_hosts)
+        res = {r.control.id: r for r in a.results}
+        assert res["SSH-03"].status == "waived" and "Kabid Infrastruktur" in res["SSH-03"].detail
+        assert "currently fails" in res["SSH-03"].detail
+        assert res["SSH-09"].status == "pass" and "expired on 2020-01-01" in res["SSH-09"].detail
+        assert not [r for r in a.results if r.status == "fail"]
+    finally:
+        lab.write_inventory()
+    (back,) = run_hosts(inv(lab), [lab.n(W)], "apply", lab.known_hosts)
+    assert back.status is Status.CHANGED and _login_ok(lab, W)
+
+
 def test_per_host_failures_do_not_stop_the_others(lab: PrivateLab) -> None:
     t = _t(lab, "app")
     pub = lab.key.with_suffix(".pub").read_text().strip()
