@@ -68,12 +68,13 @@ def _print_runs(runs: list[Any], *, diffs: bool) -> None:
 
 
 def _plan_or_apply(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Path | None,
-                   parallel: int, mode: Mode) -> int:
-    from simpul.deploys.runner import run_hosts
+                   parallel: int, mode: Mode, guard_timeout: int = 90) -> int:
+    from simpul.deploys.runner import Overrides, run_hosts
 
     inv, names, kh = _setup(app, limits, known_hosts)
     oplog = OpLog(app.settings.oplog) if mode == "apply" else None
-    runs = run_hosts(inv, names, mode, kh, parallel=parallel, oplog=oplog)
+    runs = run_hosts(inv, names, mode, kh, parallel=parallel, oplog=oplog,
+                     overrides=Overrides(guard_timeout=guard_timeout))
     results = [hr.result() for hr in runs]
     code = exit_code_for(results, drift_is_failure=(mode == "plan"))
     if json_ or app.json:
@@ -108,9 +109,11 @@ def plan(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Pat
 @_json
 @_kh
 @_par
+@click.option("--guard-timeout", default=90, show_default=True, type=click.IntRange(20, 3600),
+              help="Seconds before an unconfirmed sshd/PAM/sudo/firewall change reverts by itself.")
 @click.pass_obj
 def apply(app: AppContext, limits: tuple[str, ...], do_apply: bool, json_: bool,
-          known_hosts: Path | None, parallel: int) -> int:
+          known_hosts: Path | None, parallel: int, guard_timeout: int) -> int:
     """Harden the servers over SSH, in parallel, with the lock-out guard. Needs --apply.
 
     sshd, PAM, sudo and firewall changes are validated on the host first, then activated with a
@@ -125,7 +128,7 @@ def apply(app: AppContext, limits: tuple[str, ...], do_apply: bool, json_: bool,
     if not do_apply:
         click.echo("harden apply: --apply not given; showing the plan only (nothing is changed)", err=True)
         return _plan_or_apply(app, limits, json_, known_hosts, parallel, "plan")
-    return _plan_or_apply(app, limits, json_, known_hosts, parallel, "apply")
+    return _plan_or_apply(app, limits, json_, known_hosts, parallel, "apply", guard_timeout)
 
 
 @harden.command()

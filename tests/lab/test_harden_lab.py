@@ -266,3 +266,29 @@ def test_per_host_failures_do_not_stop_the_others(lab: PrivateLab) -> None:
     assert runs[gone].status is Status.UNREACHABLE
     assert re.search(r"cannot connect|timed out|unreachable", runs[gone].message)
     assert exit_code_for([r.result() for r in runs.values()]) == ExitCode.PARTIAL
+
+
+def test_apt_failure_fails_only_that_host(lab: PrivateLab) -> None:
+    t = _t(lab, A)
+    # a required package goes missing, and apt is busy: apply must fail that host with apt's
+    # own message, do the other host, and repair it on the next run
+    rc, out, err = run(t, "dpkg -r --force-depends unattended-upgrades >/dev/null 2>&1; "
+                          # apt locks with fcntl(2), so hold the lock the same way
+                          "nohup python3 -c \"import fcntl, time; f = open('/var/lib/dpkg/lock-frontend', 'w'); "
+                          "fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(300)\" >/dev/null 2>&1 & echo $!",
+                       sudo=True)
+    assert rc == 0, err
+    holder = out.strip().splitlines()[-1]
+    try:
+        time.sleep(0.5)
+        runs = {r.name: r for r in run_hosts(inv(lab), [lab.n(W), lab.n(A)], "apply", lab.known_hosts)}
+        assert runs[lab.n(W)].status is Status.OK
+        assert runs[lab.n(A)].status is Status.FAILED
+        assert "Install the security packages" in runs[lab.n(A)].message
+        assert "lock" in runs[lab.n(A)].message.lower(), runs[lab.n(A)].message
+    finally:
+        run(t, f"kill {holder}", sudo=True)  # the flock we started, by its PID
+    time.sleep(0.5)
+    (fixed,) = run_hosts(inv(lab), [lab.n(A)], "apply", lab.known_hosts)
+    assert fixed.status is Status.CHANGED, fixed.message
+    assert run(t, "dpkg-query -W -f='${Status}' unattended-upgrades", sudo=True)[1] == "install ok installed"
