@@ -19,8 +19,8 @@ from typing import Any
 
 import paramiko
 
-from simpul.deploys.connection import Target
-from simpul.errors import UsageError
+from simpul.deploys.connection import Target, check_route
+from simpul.errors import UnreachableError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,10 @@ def _run_one(t: Target, command: str, sudo: bool, timeout: float) -> RunResult:
     from fabric import Connection
 
     t0 = time.monotonic()
+    try:
+        check_route(t)
+    except UnreachableError as e:
+        return RunResult(t.name, None, "", "", e.reason, 0.0)
     c = Connection(t.host, user=t.user, port=t.port, connect_timeout=int(t.timeout),
                    connect_kwargs={"key_filename": str(t.key_file), "allow_agent": False,
                                    "look_for_keys": False})

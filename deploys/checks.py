@@ -138,10 +138,9 @@ def _empty_list(cmd: str, what: str) -> Callable[[CheckCtx], Outcome]:
 
 def acc_05(ctx: CheckCtx) -> Outcome:
     u = ctx.hv.ssh_user
-    return _empty_list(
-        f"awk -F: '($3<1000 && $1!=\"root\" && $1!=\"sync\" && $1!=\"shutdown\" && $1!=\"halt\" && "
-        f"$1!=\"{u}\" && $7!~/(nologin|false)$/){{print $1}}' /etc/passwd",
-        "system accounts with a login shell")(ctx)
+    ok, detail = _empty_list(r.system_accounts_with_shell(u), "system accounts with a login shell")(ctx)
+    kept = [a for a in r.SHELL_ACCOUNTS[4:] if ctx.ok(f"getent passwd {a} | grep -qv nologin")]
+    return ok, detail + (f"; kept on purpose: {', '.join(kept)}" if kept else "")
 
 
 def _login_defs(ctx: CheckCtx) -> dict[str, str]:

@@ -52,7 +52,9 @@ def harden() -> None:
 def _print_runs(runs: list[Any], *, diffs: bool) -> None:
     for hr in runs:
         head = f"{hr.name}: {hr.status}"
-        if hr.mode == "plan":
+        if hr.status in (Status.FAILED, Status.UNREACHABLE):
+            pass
+        elif hr.mode == "plan":
             head += f" — {len(hr.changes)} change(s) would be made" if hr.changes else " — no changes"
         else:
             head += f" — {hr.changed_ops} operation(s) changed" if hr.changed_ops else " — nothing to change"

@@ -9,8 +9,10 @@ is, in order: the ``known_hosts`` argument, ``$SIMPUL_KNOWN_HOSTS``, ``<state_di
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +75,36 @@ def public_key_line(path: Path) -> str:
     return f"{key.get_name()} {key.get_base64()} simpul-deploy"
 
 
+LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
+
+
+def check_route(t: Target) -> None:
+    """Refuse a link-local target that the kernel would send through a gateway.
+
+    Link-local addresses (the lab's management LANs) are never routed (RFC 3927). If the route
+    to one goes "via" a gateway, the lab network is down and the packets would leave this
+    machine: fail the host instead.
+    """
+    try:
+        addr = ipaddress.ip_address(t.host)
+    except ValueError:
+        return
+    if addr not in LINK_LOCAL:
+        return
+    try:
+        cp = subprocess.run(["ip", "route", "get", t.host], capture_output=True, text=True,
+                            timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    if cp.returncode != 0 or " via " in cp.stdout:
+        raise UnreachableError(t.name, f"{t.host} is link-local but not on a local network "
+                                       "(no lab/management LAN up?); not sending packets off this machine")
+
+
 def connect(t: Target, *, user: str | None = None, disabled_algorithms: dict[str, list[str]] | None = None,
             timeout: float | None = None) -> paramiko.SSHClient:
     """A fresh, host-key-pinned SSH login with the deploy key. Raises Unreachable/AuthError."""
+    check_route(t)
     client = paramiko.SSHClient()
     try:
         client.load_host_keys(str(t.known_hosts))

@@ -134,8 +134,7 @@ def accounts(ctx: HardenContext) -> None:
                check=f"{empty} | grep . && exit 1 || exit 0",
                fix=f"for u in $({empty}); do passwd -l \"$u\"; done")
     if ctx.on("ACC-05"):
-        nologin = (f"awk -F: '($3<1000 && $1!=\"root\" && $1!=\"sync\" && $1!=\"shutdown\" && "
-                   f"$1!=\"halt\" && $1!=\"{user}\" && $7!~/(nologin|false)$/){{print $1}}' /etc/passwd")
+        nologin = r.system_accounts_with_shell(user)
         ensure(name=name(["ACC-05"], "System accounts get /usr/sbin/nologin"),
                check=f"{nologin} | grep . && exit 1 || exit 0",
                fix=f"for u in $({nologin}); do usermod -s /usr/sbin/nologin \"$u\"; done")

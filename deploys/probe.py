@@ -17,7 +17,7 @@ from typing import Any
 
 import paramiko
 
-from simpul.deploys.connection import Target, load_key
+from simpul.deploys.connection import Target, check_route, load_key
 from simpul.deploys.render import WEAK_CIPHERS, WEAK_KEX, WEAK_MACS
 
 log = logging.getLogger(__name__)
@@ -162,6 +162,7 @@ def scan(t: Target, out: Outside, ports: tuple[int, ...] = SCAN_PORTS, timeout: 
 
 
 def outside(t: Target, *, ports: tuple[int, ...] = SCAN_PORTS) -> Outside:
+    check_route(t)  # never probe an address whose packets would leave this machine
     out = Outside()
     negotiate(t, out)
     weak_algorithms(t, out)

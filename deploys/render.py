@@ -386,6 +386,17 @@ AUTO_UPGRADES = (HEADER + "# PKG-02\n"
                  'APT::Periodic::Unattended-Upgrade "1";\n'
                  'APT::Periodic::AutocleanInterval "7";\n')
 
+# ACC-05: system accounts that keep their shell on purpose. Debian's PostgreSQL tooling and
+# every DBA runbook use `su - postgres`; a nologin shell would break backups and DR drills.
+SHELL_ACCOUNTS = ("root", "sync", "shutdown", "halt", "postgres")
+
+
+def system_accounts_with_shell(deploy_user: str) -> str:
+    """Shell snippet listing UID<1000 accounts with a login shell (except SHELL_ACCOUNTS)."""
+    keep = " && ".join(f'$1!="{a}"' for a in (*SHELL_ACCOUNTS, deploy_user))
+    return f"awk -F: '($3<1000 && {keep} && $7!~/(nologin|false)$/){{print $1}}' /etc/passwd"
+
+
 LEGACY_PACKAGES = ("telnet", "inetutils-telnet", "telnetd", "rsh-client", "rsh-redone-client",
                    "rsh-server", "talk", "ntalk", "nis", "tftp", "tftp-hpa", "atftp", "xinetd",
                    "openbsd-inetd", "inetutils-inetd", "ftp", "inetutils-ftp")

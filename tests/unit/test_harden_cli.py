@@ -30,3 +30,22 @@ def test_help_of_every_harden_command() -> None:
     for cmd in (["harden", "--help"], ["harden", "plan", "--help"], ["harden", "apply", "--help"],
                 ["harden", "audit", "--help"], ["run", "--help"]):
         assert main(cmd) == 0, cmd
+
+
+def test_link_local_target_routed_via_a_gateway_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the lab down, 169.254.x would go out of the default route: never send it."""
+    import subprocess
+
+    from simpul.deploys import connection
+    from simpul.errors import UnreachableError
+
+    t = connection.Target("pd-db", "169.254.100.53", 22, "simpul", Path("/k"), Path("/kh"))
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+        a, 0, "169.254.100.53 via 192.0.2.1 dev eth0 src 192.0.2.2\n", ""))
+    with pytest.raises(UnreachableError, match="not sending packets off this machine"):
+        connection.check_route(t)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+        a, 0, "169.254.100.53 dev slab-noc src 169.254.100.1\n", ""))
+    connection.check_route(t)  # on a local LAN: fine
+    routed = connection.Target("x", "10.20.0.5", 22, "simpul", Path("/k"), Path("/kh"))
+    connection.check_route(routed)  # ordinary routed addresses are not second-guessed
