@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
+import re
 import shlex
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
@@ -68,9 +69,14 @@ def _op_name() -> str:
     return sorted(names)[0] if names else "?"
 
 
+_CONTROL_ID = re.compile(r"^[A-Z]{2,5}-\d{2,3}$")
+
+
 def _controls(name: str) -> list[str]:
+    """Control IDs at the end of an operation name ("... | SSH-01, SSH-02"); [] when none."""
     tail = name.rsplit("|", 1)[-1] if "|" in name else ""
-    return [c.strip() for c in tail.split(",") if c.strip()]
+    ids = [c.strip() for c in tail.split(",") if c.strip()]
+    return ids if ids and all(_CONTROL_ID.match(i) for i in ids) else []
 
 
 def record(kind: str, detail: str) -> None:
