@@ -196,3 +196,13 @@ def test_read_only_commands_run_without_apply(cmd: str) -> None:
 def test_state_changing_commands_need_apply(cmd: str) -> None:
     ok, why = is_read_only(cmd)
     assert not ok and why
+
+
+def test_operation_names_carry_control_ids() -> None:
+    from simpul.deploys.ops import _controls
+
+    assert _controls("SSH | sshd_config (sshd -t, reload) | SSH-01, SSH-02") == ["SSH-01", "SSH-02"]
+    assert _controls("Lock-out guard | Install the lock-out guard helper") == []
+    assert catalog.op_name("FW-01", "Load nftables") == "Load nftables | FW-01"
+    with pytest.raises(KeyError, match="XX-99"):
+        catalog.op_name("XX-99", "typo")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from ipaddress import IPv4Address, IPv4Network
 from types import SimpleNamespace
 from typing import Any
 
@@ -83,4 +82,3 @@ def test_english_report_and_text_rows() -> None:
 
 def test_report_data_is_stable_for_golden_comparison() -> None:
     assert _data() == _data()
-    assert IPv4Address and IPv4Network  # imported for fixtures elsewhere
