@@ -9,10 +9,8 @@ is, in order: the ``known_hosts`` argument, ``$SIMPUL_KNOWN_HOSTS``, ``<state_di
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import paramiko
 
 from simpul.errors import AuthError, ConfigError, UnreachableError
 from simpul.inventory.models import Inventory
+from simpul.netguard import ensure_on_machine
 from simpul.secrets_ref import secret_path
 
 log = logging.getLogger(__name__)
@@ -75,30 +74,11 @@ def public_key_line(path: Path) -> str:
     return f"{key.get_name()} {key.get_base64()} simpul-deploy"
 
 
-LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
-
 
 def check_route(t: Target) -> None:
-    """Refuse a link-local target that the kernel would send through a gateway.
-
-    Link-local addresses (the lab's management LANs) are never routed (RFC 3927). If the route
-    to one goes "via" a gateway, the lab network is down and the packets would leave this
-    machine: fail the host instead.
-    """
-    try:
-        addr = ipaddress.ip_address(t.host)
-    except ValueError:
-        return
-    if addr not in LINK_LOCAL:
-        return
-    try:
-        cp = subprocess.run(["ip", "route", "get", t.host], capture_output=True, text=True,
-                            timeout=5, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return
-    if cp.returncode != 0 or " via " in cp.stdout:
-        raise UnreachableError(t.name, f"{t.host} is link-local but not on a local network "
-                                       "(no lab/management LAN up?); not sending packets off this machine")
+    """Refuse a link-local target that the kernel would send through a gateway (see
+    :mod:`simpul.netguard`): the lab network is down and the packets would leave this machine."""
+    ensure_on_machine(t.name, t.host)
 
 
 def connect(t: Target, *, user: str | None = None, disabled_algorithms: dict[str, list[str]] | None = None,

@@ -6,12 +6,14 @@ Tags written on every point come from the inventory (Telegraf's ``agent_host`` p
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from simpul.inventory.models import Device, Inventory, Server
+from simpul.netguard import ensure_on_machine
 from simpul.secrets_ref import resolve_secret
 
 from .engine import SnmpTarget
@@ -91,9 +93,15 @@ def build_hosts(
     timeout: float = 2.0,
     retries: int = 1,
 ) -> list[HostRef]:
-    """Hosts to poll (all devices and servers, or ``names``), secrets resolved now."""
+    """Hosts to poll (all devices and servers, or ``names``), secrets resolved now.
+
+    Raises :class:`UnreachableError` when a link-local management network would be routed off
+    this machine (the management LAN or the lab is down): SNMP packets must not leave it.
+    """
     out: list[HostRef] = []
-    for name in names if names is not None else [*inv.devices, *inv.servers]:
+    selected = list(names) if names is not None else [*inv.devices, *inv.servers]
+    _refuse_off_machine(inv, selected)
+    for name in selected:
         h: Device | Server = inv.devices[name] if name in inv.devices else inv.servers[name]
         kind: Literal["device", "server"] = "device" if name in inv.devices else "server"
         tags = host_tags(inv, name)
@@ -131,3 +139,14 @@ def with_timeouts(hosts: list[HostRef], timeout: float, retries: int) -> list[Ho
         replace(h, snmp=replace(h.snmp, timeout=timeout, retries=retries)) if h.snmp else h
         for h in hosts
     ]
+
+
+def _refuse_off_machine(inv: Inventory, names: list[str]) -> None:
+    # One route lookup per /24 is enough: a management LAN is up or down as a whole.
+    seen: dict[str, str] = {}
+    for name in names:
+        h: Device | Server = inv.devices[name] if name in inv.devices else inv.servers[name]
+        net = str(ipaddress.ip_network(f"{h.mgmt_ip}/24", strict=False))
+        if net not in seen:
+            seen[net] = name
+            ensure_on_machine(name, str(h.mgmt_ip))
