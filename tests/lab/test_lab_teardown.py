@@ -44,7 +44,8 @@ def _simulate_a_crash(lab_env: LabEnv) -> None:
     (st.router_dir("opd-dinkes") / "sshd.pid").unlink(missing_ok=True)
 
 
-def test_down_restores_namespaces_links_routes_mounts_and_processes(lab_env: LabEnv) -> None:
+def test_down_restores_namespaces_links_routes_mounts_and_processes(
+        lab_env: LabEnv, tmp_path_factory: pytest.TempPathFactory) -> None:
     _simulate_a_crash(lab_env)
     orchestrate.down(st=lab_env.st)
     time.sleep(0.5)
@@ -61,8 +62,12 @@ def test_down_restores_namespaces_links_routes_mounts_and_processes(lab_env: Lab
     # processes: nothing the lab started may survive (other users' processes come and go)
     state = str(lab_env.st.root)
     new = after["processes"] - before["processes"]
-    left = [p for p in new if state in p or "slab-" in p
-            or (not shared and p.split()[1].rsplit("/", 1)[-1] in LAB_BINARIES)]
+    # daemons that other tests' fixtures run under pytest's temp dir (tests/monitoring's
+    # loopback snmpd/influxd live until the session ends) are not the lab's
+    others = str(tmp_path_factory.getbasetemp())
+    left = [p for p in new if others not in p and (
+        state in p or "slab-" in p
+        or (not shared and p.split()[1].rsplit("/", 1)[-1] in LAB_BINARIES))]
     assert not left
     # a second down is harmless
     orchestrate.down(st=lab_env.st)
