@@ -7,16 +7,26 @@ purpose (Perbup Temanggung 83/2021 Pasal 21: Dinkominfo holds the IP numbering a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 from typing import TYPE_CHECKING
 
-from simpul.inventory.models import Inventory, Snmp
+from simpul.inventory.models import Inventory, Snmp, re_name
 
 if TYPE_CHECKING:
     from simpul.inventory.loader import Loaded
 
 LAN_PURPOSE = {"opd": "opd_lan", "desa": "desa_lan", "kelurahan": "desa_lan"}
+# Linux user names an admin may not take: Debian's system accounts and the usual service users.
+RESERVED_USERS = frozenset({
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
+    "www-data", "backup", "list", "irc", "gnats", "nobody", "systemd-network", "systemd-resolve",
+    "systemd-timesync", "messagebus", "sshd", "postgres", "mysql", "redis", "nginx", "chrony",
+    "ntp", "snmp", "debian-snmp", "syslog", "tss", "uuidd", "tcpdump", "sudo", "admin", "adm",
+    "staff", "users", "simpul-ssh",
+})
+LINUX_USER = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
 def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | None = None) -> None:
@@ -107,6 +117,38 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
         for i, pol_name in enumerate(srv.backup):
             if not exists("backup_policies", pol_name):
                 p(("servers", name, "backup", i), f"unknown backup policy '{pol_name}'")
+
+    # admins (ACC-07): names usable as Linux accounts, never a deploy user, one owner per key
+    deploy_users: dict[str, str] = {}
+    for name, srv in inv.servers.items():
+        deploy_users.setdefault(srv.ssh.user, name)
+    declared = {str(n) for n in names.get("admins", set()) | set(inv.admins)}
+    for name in sorted(n for n in declared if re_name.match(n)):  # bad names: the loader said so
+        if not LINUX_USER.match(name):
+            p(("admins", name), "an admin name is the Linux user name: start with a letter, at most "
+              "32 characters")
+        elif name in RESERVED_USERS:
+            p(("admins", name), f"'{name}' is a system account name; choose the person's own user name")
+        if name in deploy_users:
+            p(("admins", name), f"'{name}' is the deploy user (ssh.user) of server "
+              f"'{deploy_users[name]}'; Simpul never manages the deploy user as an admin")
+    owner: dict[str, str] = {}
+    for name, adm in inv.admins.items():
+        for i, key in enumerate(adm.public_keys):
+            blob = key.split(" ")[1]
+            if blob in owner:
+                p(("admins", name, "public_keys", i),
+                  f"this key is already admin '{owner[blob]}'s; every person has their own key "
+                  "(logins must be attributable)")
+            else:
+                owner[blob] = name
+    for name, srv in inv.servers.items():
+        for i, a in enumerate(srv.admins):
+            if not exists("admins", a):
+                p(("servers", name, "admins", i), f"unknown admin '{a}' (declare it under admins:)")
+            elif a == srv.ssh.user:
+                p(("servers", name, "admins", i), f"'{a}' is this server's deploy user (ssh.user), "
+                  "not an admin")
 
     for name, svc in inv.services.items():
         if not exists("sites", svc.owner):

@@ -30,6 +30,7 @@ MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "devices": m.Device,
     "links": m.Link,
     "servers": m.Server,
+    "admins": m.Admin,
     "services": m.Service,
     "backup_policies": m.BackupPolicy,
 }
@@ -250,7 +251,7 @@ def load_inventory(directory: Path | str) -> m.Inventory:
     for k, o in own.items():
         loaded.origins[k] = o
     data = loaded.data
-    for section in ("devices", "servers", "groups", "defaults"):
+    for section in ("devices", "servers", "groups", "defaults", "admins"):
         if section in data:
             _secret_problems(loaded, (section,), data[section])
     parts: dict[str, Any] = {}

@@ -13,7 +13,10 @@ Regulation anchors for what the inventory records:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import struct
 from datetime import date, datetime, time, timedelta
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
@@ -275,9 +278,111 @@ class Server(Strict):
     )
     hardening: Hardening = Hardening()
     backup: list[Name] = Field(default=[], description="backup policy names")
+    admins: list[Name] = Field(default=[], description="inventory admins with a login here (ACC-07)")
     snmp: Snmp | None = None
     groups: list[Name] = []
     tags: dict[str, str] = {}
+
+
+# --- admins (ACC-07) ---------------------------------------------------------------------------
+
+# OpenSSH public key types an admin may use (sk-* are FIDO/U2F hardware keys).
+PUBLIC_KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa",
+                    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com")
+MIN_RSA_BITS = 2048
+
+
+def _ssh_string(blob: bytes, pos: int) -> tuple[bytes, int]:
+    if pos + 4 > len(blob):
+        raise ValueError("truncated")
+    (n,) = struct.unpack(">I", blob[pos:pos + 4])
+    if pos + 4 + n > len(blob):
+        raise ValueError("truncated")
+    return blob[pos + 4:pos + 4 + n], pos + 4 + n
+
+
+def parse_public_key(v: Any) -> str:
+    """One OpenSSH public key line → ``type base64 [comment]`` (whitespace normalised).
+
+    The base64 blob must decode and name the same key type as the line (a truncated or
+    mangled copy-paste is caught here, not as a failed login); RSA keys need
+    ≥ 2048 bits. A private key is refused with a message that says so — and never echoes it.
+    """
+    if not isinstance(v, str):
+        raise ValueError("a public key is one line of text: 'ssh-ed25519 AAAA... name@host'")
+    if "PRIVATE KEY" in v or "PuTTY-User-Key-File" in v:  # PEM/OpenSSH or PuTTY .ppk
+        raise ValueError(
+            "this is a private key: it must never be in the inventory (if it was committed, treat "
+            "it as leaked and make a new one); give the public key instead, the one line of the "
+            ".pub file: 'ssh-ed25519 AAAA... name@host'")
+    text = " ".join(v.split())
+    if "\n" in v.strip() or "\r" in v.strip():
+        raise ValueError("one key per list item, on one line")
+    parts = text.split(" ", 2)
+    shown = text[:24] + ("..." if len(text) > 24 else "")
+    if not parts or parts[0] not in PUBLIC_KEY_TYPES:
+        hint = ("; authorized_keys options (from=, command=, ...) are not supported"
+                if parts and "=" in parts[0] else "")
+        raise ValueError(f"'{shown}' is not an OpenSSH public key: it must start with one of "
+                         f"{', '.join(PUBLIC_KEY_TYPES)}{hint}")
+    if len(parts) < 2:
+        raise ValueError(f"'{shown}': the key data (AAAA...) is missing")
+    kind, b64 = parts[0], parts[1]
+    mangled = (f"{kind} key '{shown}': the key data is not valid (truncated or mangled "
+               "copy-paste?)")
+    try:
+        blob = base64.b64decode(b64, validate=True)
+        name, pos = _ssh_string(blob, 0)
+    except (binascii.Error, ValueError):
+        raise ValueError(mangled) from None
+    if name != kind.encode():
+        raise ValueError(f"{kind} key '{shown}': the key data is a "
+                         f"{name.decode('ascii', 'replace')[:40]} key, not {kind}")
+    n = b""
+    try:
+        if kind == "ssh-rsa":
+            _e, pos = _ssh_string(blob, pos)
+            n, pos = _ssh_string(blob, pos)
+    except ValueError:
+        raise ValueError(mangled) from None
+    bits = int.from_bytes(n, "big").bit_length()
+    if kind == "ssh-rsa" and bits < MIN_RSA_BITS:
+        raise ValueError(f"{kind} key '{shown}': {bits} bits is too weak (at least {MIN_RSA_BITS}; "
+                         "prefer ssh-ed25519)")
+    return text
+
+
+PublicKey = Annotated[str, BeforeValidator(parse_public_key)]
+"""An OpenSSH public key line (public keys are not secrets; private keys are refused)."""
+
+
+class Admin(Strict):
+    """A person who logs in to servers with their own account (ACC-07).
+
+    The name (the key under ``admins:``) is the Linux user name. Which servers they may log in
+    to is said on the server: ``servers.<name>.admins: [...]`` (or ``defaults.servers`` / a
+    group's vars).
+    """
+
+    full_name: Annotated[str, StringConstraints(min_length=3, pattern=r"^[^:\n,]+$")] = Field(
+        description="shown in /etc/passwd (GECOS); no ':' or ','")
+    public_keys: list[PublicKey] = Field(default=[], description="OpenSSH public key lines")
+    sudo: bool = Field(default=False, description="may run commands as root with sudo")
+    expires: date | None = Field(default=None, description="last day the account works")
+    state: Literal["present", "absent"] = "present"
+
+    @model_validator(mode="after")
+    def _keys(self) -> Admin:
+        if self.state == "present" and not self.public_keys:
+            raise ValueError("an admin who is present needs at least one public key "
+                             "(or state: absent)")
+        seen: set[str] = set()
+        for k in self.public_keys:
+            blob = k.split(" ")[1]
+            if blob in seen:
+                raise ValueError(f"public key {k.split(' ')[0]} ...{blob[-12:]} is listed twice")
+            seen.add(blob)
+        return self
 
 
 # --- services, maintenance, backup -------------------------------------------------------------
@@ -391,6 +496,7 @@ class Inventory(Strict):
     devices: dict[Name, Device] = {}
     links: dict[Name, Link] = {}
     servers: dict[Name, Server] = {}
+    admins: dict[Name, Admin] = {}
     services: dict[Name, Service] = {}
     backup_policies: dict[Name, BackupPolicy] = {}
     source: str = Field(default="", exclude=True, description="directory it was loaded from")
