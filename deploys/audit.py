@@ -134,7 +134,7 @@ def audit_host(inv: Inventory, name: str, known_hosts: Path, *, today: date,
             return int(tail.strip()), body
 
         ctx = CheckCtx(hv=hv, sh=sh, confined=facts.confined, outside=out,
-                       pubkey=public_key_line(t.key_file))
+                       pubkey=public_key_line(t.key_file), today=today)
         for c in CONTROLS:
             d = decisions[c.id]
             config_only = c.scope == "kernel" and facts.confined

@@ -156,6 +156,18 @@ CONTROLS: tuple[Control, ...] = (
       "Berkas baru tidak terbaca oleh pengguna lain secara bawaan.",
       "New files are not readable by other users by default.",
       (*_OS, TMG_26, iso("A.8.3"), cis("5.4 default user umask")), change="accounts"),
+    C("ACC-07", "accounts", "Akun admin dari inventaris (kunci, sudo, masa berlaku)",
+      "Admin accounts from the inventory (keys, sudo, expiry)",
+      "Setiap admin masuk dengan akunnya sendiri dan hanya dengan kunci yang tercatat; sudo hanya bila "
+      "diizinkan; akun yang dicabut, habis masa berlakunya atau tidak tercatat untuk server ini dikunci "
+      "(home disimpan untuk audit).",
+      "Every admin logs in with their own account and only with the keys on record; sudo only where "
+      "allowed; accounts that are revoked, expired or not granted on this server are locked (home kept "
+      "for audit).",
+      (*_OS, TMG_18, iso("A.5.15", "A.5.16", "A.5.18", "A.8.2"),
+       cis("5.1 sshd access; 5.2 sudo; 5.4 user accounts (locked and expired accounts)")),
+      change="accounts",
+      note="the deploy user (ssh.user, ACC-01) and system accounts (UID < 1000) are never touched"),
     C("PAM-01", "pam", "Kualitas password (pwquality minlen 14, 4 kelas)", "Password quality (pwquality minlen 14, 4 classes)",
       "Password lokal (sudo/konsol) harus kuat walau SSH hanya memakai kunci.",
       "Local passwords (sudo/console) must be strong even though SSH uses keys only.",

@@ -12,7 +12,9 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
+from simpul.deploys import admins as adm
 from simpul.deploys import render as r
 from simpul.deploys.hostvars import SSH_GROUP, HostVars
 from simpul.deploys.probe import Outside
@@ -28,6 +30,7 @@ class CheckCtx:
     outside: Outside
     pubkey: str
     sshd: dict[str, str] = field(default_factory=dict)
+    today: date = field(default_factory=date.today)
 
     def out(self, cmd: str) -> str:
         return self.sh(cmd)[1]
@@ -127,6 +130,17 @@ def acc_02(ctx: CheckCtx) -> Outcome:
     text = ctx.out("cat /etc/sudoers /etc/sudoers.d/* 2>/dev/null | grep -v '^#'")
     missing = [w for w in ("use_pty", "logfile") if w not in text]
     return (not missing, f"missing Defaults {', '.join(missing)}" if missing else "use_pty, logfile set")
+
+
+def acc_07(ctx: CheckCtx) -> Outcome:
+    accounts = adm.wanted(ctx.hv, ctx.today)
+    state = adm.parse_state(ctx.out(adm.state_script([w.name for w in accounts])).splitlines())
+    problems = [f"{d.account}: {'; '.join(d.problems)}"
+                for d in adm.drift(accounts, state, ctx.hv.ssh_user, ctx.today)]
+    sudo = adm.sudoers_problem(accounts, state)
+    if sudo:
+        problems.append(sudo)
+    return (not problems, " | ".join(problems) if problems else adm.summary(accounts, state))
 
 
 def _empty_list(cmd: str, what: str) -> Callable[[CheckCtx], Outcome]:
@@ -414,7 +428,7 @@ CHECKS: dict[str, Callable[[CheckCtx], Outcome]] = {
     "ACC-01": acc_01, "ACC-02": acc_02,
     "ACC-03": _empty_list("awk -F: '($2==\"\"){print $1}' /etc/shadow", "accounts with an empty password"),
     "ACC-04": _empty_list("cut -d: -f3 /etc/passwd | sort | uniq -d", "duplicate UIDs"),
-    "ACC-05": acc_05, "ACC-06": acc_06,
+    "ACC-05": acc_05, "ACC-06": acc_06, "ACC-07": acc_07,
     "PAM-01": pam_01, "PAM-02": pam_02, "PAM-03": pam_03, "PAM-04": pam_04,
     "SYS-01": _sysctl_check("SYS-01"), "SYS-02": _sysctl_check("SYS-02"),
     "SYS-03": _sysctl_check("SYS-03"), "SYS-04": _sysctl_check("SYS-04"),

@@ -12,6 +12,7 @@ import logging
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 from ipaddress import IPv4Address
 from typing import cast
@@ -19,6 +20,7 @@ from typing import cast
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 
+from simpul.deploys import admins as adm
 from simpul.deploys import render as r
 from simpul.deploys.hostvars import SSH_GROUP, Decision, HostVars
 from simpul.deploys.ops import (
@@ -30,7 +32,9 @@ from simpul.deploys.ops import (
     file_mode,
     guarded_files,
     managed_file,
+    probe,
     recorder,
+    run_fix,
     service_fresh,
     sysctl_live,
 )
@@ -57,6 +61,7 @@ class HardenContext:
     confirm: ConfirmFn | None
     sshd_extra: Mapping[str, str] = field(default_factory=dict)
     guard_timeout: int = 90
+    today: date = field(default_factory=date.today)
 
     def on(self, *ids: str) -> list[str]:
         return [i for i in ids if self.decisions[i].active]
@@ -124,6 +129,8 @@ def accounts(ctx: HardenContext) -> None:
                    f"echo {key} >> $d/authorized_keys && chown -R {user}: $d && chmod 700 $d && "
                    "chmod 600 $d/authorized_keys",
                describe=f"add the inventory deploy key to {user}'s authorized_keys")
+    if ctx.on("ACC-07"):
+        admin_accounts(ctx)
     if ctx.on("ACC-02"):
         guarded_files(name=name(["ACC-02"], "sudo policy (validated with visudo -c)"), unit="sudo",
                       files=[r_sudoers()], validate="visudo -cf {}", activate="-",
@@ -142,6 +149,34 @@ def accounts(ctx: HardenContext) -> None:
     if ids:
         managed_file(name=name(ids, "Login shell umask 027 and idle timeout"),
                      path="/etc/profile.d/60-simpul.sh", content=r.PROFILE)
+
+
+def admin_accounts(ctx: HardenContext) -> None:
+    """ACC-07: the inventory's admins — present ones with exactly their keys, the others locked.
+
+    One read-only probe reads every admin account (:func:`simpul.deploys.admins.state_script`);
+    only the accounts that differ get an operation, whose fix is complete on its own (pyinfra
+    gathers facts before it executes anything)."""
+    accounts = adm.wanted(ctx.hv, ctx.today)
+    if not ctx.on("ACC-01"):  # ACC-01 creates the group otherwise
+        ensure(name=name(["ACC-07"], f"Group {SSH_GROUP} exists"),
+               check=f"getent group {SSH_GROUP} >/dev/null",
+               fix=f"getent group {SSH_GROUP} >/dev/null || groupadd --system {SSH_GROUP}")
+    _, lines = probe(adm.state_script([w.name for w in accounts]))
+    state = adm.parse_state(lines)
+    for d in adm.drift(accounts, state, ctx.hv.ssh_user, ctx.today):
+        if not d.fix:
+            msg = f"ACC-07: {'; '.join(d.problems)}"
+            recorder().refusals.append(msg)
+            log.error("%s: %s", ctx.hv.name, msg)
+            continue
+        run_fix(name=name(["ACC-07"], f"Admin account {d.account}"), fix=d.fix,
+                describe=f"{d.account}: {'; '.join(d.problems)}")
+    guarded_files(name=name(["ACC-07"], "sudo for inventory admins (validated with visudo -c)"),
+                  unit="sudo-admins",
+                  files=[GuardedFile(adm.SUDOERS_PATH, adm.sudoers(accounts), mode="440")],
+                  validate="visudo -cf {}", activate="-", confirm=ctx.confirm,
+                  timeout=ctx.guard_timeout)
 
 
 def r_sudoers() -> GuardedFile:

@@ -49,6 +49,19 @@ class Port:
 
 
 @dataclass(frozen=True)
+class AdminSpec:
+    """One inventory admin as seen from one server (ACC-07); ``granted``: listed in its admins."""
+
+    name: str
+    full_name: str
+    keys: tuple[str, ...]
+    sudo: bool
+    expires: date | None
+    state: Literal["present", "absent"]
+    granted: bool
+
+
+@dataclass(frozen=True)
 class HostVars:
     """Hardening inputs for one server, from the inventory."""
 
@@ -67,6 +80,7 @@ class HostVars:
     log_host_ip: IPv4Address | None
     organisation: str
     waivers: tuple[Waiver, ...] = field(default_factory=tuple)
+    admins: tuple[AdminSpec, ...] = field(default_factory=tuple)  # every inventory admin
 
     @property
     def is_log_host(self) -> bool:
@@ -108,6 +122,9 @@ def host_vars(inv: Inventory, name: str) -> HostVars:
         ports=tuple(ports), noc_ranges=tuple(org.noc_ranges), ntp_servers=tuple(org.ntp_servers),
         log_host=org.log_host, log_host_ip=log_ip, organisation=org.name,
         waivers=tuple(s.hardening.waivers),
+        admins=tuple(AdminSpec(name=n, full_name=a.full_name, keys=tuple(a.public_keys), sudo=a.sudo,
+                               expires=a.expires, state=a.state, granted=n in s.admins)
+                     for n, a in sorted(inv.admins.items())),
     )
 
 

@@ -210,6 +210,13 @@ def ensure(check: str, fix: str, describe: str = "") -> Generator[Any, None, Non
 
 
 @operation()
+def run_fix(fix: str, describe: str) -> Generator[Any, None, None]:
+    """Run ``fix``: the caller compared a fact with the wanted state and found ``describe``."""
+    record("command", describe)
+    yield StringCommand(fix)
+
+
+@operation()
 def sysctl_live(key: str, value: str) -> Generator[Any, None, None]:
     """Set a running sysctl and read it back (``sysctl -w`` can exit 0 on EINVAL)."""
     path = "/proc/sys/" + key.replace(".", "/")

@@ -159,7 +159,8 @@ def run_host(inv: Inventory, name: str, mode: Mode, known_hosts: Path, *, today:
             ctx = HardenContext(hv=hv, decisions=decisions, facts=facts,
                                 pubkey=public_key_line(t.key_file),
                                 confirm=make_confirm(t) if mode == "apply" else None,
-                                sshd_extra=ov.sshd_extra, guard_timeout=ov.guard_timeout)
+                                sshd_extra=ov.sshd_extra, guard_timeout=ov.guard_timeout,
+                                today=today)
             harden_all(ctx)
             hr.changes = [c.to_dict() for c in rec.changes]
             if mode == "apply":
