@@ -204,8 +204,11 @@ class PrivateLab:
                     lines.append(f"{srv.mgmt_ip} {t} {b64}")
         self.known_hosts.write_text("\n".join(lines) + "\n")
 
-    def write_inventory(self, hardening: dict[str, dict[str, object]] | None = None) -> Path:
-        """(Re)write the inventory; ``hardening`` maps a role to its ``hardening:`` block."""
+    def write_inventory(self, hardening: dict[str, dict[str, object]] | None = None, *,
+                        admins: dict[str, dict[str, object]] | None = None,
+                        server_admins: dict[str, list[str]] | None = None) -> Path:
+        """(Re)write the inventory; ``hardening`` maps a role to its ``hardening:`` block,
+        ``admins`` is the ``admins:`` section and ``server_admins`` maps a role to its admins."""
         d = self.inventory_dir
         if d.exists():
             shutil.rmtree(d)
@@ -234,9 +237,13 @@ class PrivateLab:
             }
             if hardening and role in hardening:
                 entry["hardening"] = hardening[role]
+            if server_admins and role in server_admins:
+                entry["admins"] = server_admins[role]
             servers[srv.name] = entry
         (d / "organisation.yaml").write_text(yaml.safe_dump(org, sort_keys=False))
         (d / "servers.yaml").write_text(yaml.safe_dump({"servers": servers}, sort_keys=False))
+        if admins:
+            (d / "admins.yaml").write_text(yaml.safe_dump({"admins": admins}, sort_keys=False))
         return d
 
 
