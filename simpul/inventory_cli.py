@@ -51,6 +51,7 @@ def check(app: AppContext, directory: Path | None) -> int:
         "devices": len(inv.devices),
         "links": len(inv.links),
         "servers": len(inv.servers),
+        "admins": len(inv.admins),
         "services": len(inv.services),
         "backup_policies": len(inv.backup_policies),
     }
