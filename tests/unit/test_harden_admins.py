@@ -96,13 +96,6 @@ def test_admin_rules() -> None:
 
 # --- inventory: sections, inheritance, cross-checks ------------------------------------------------
 
-@pytest.fixture
-def lab_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "inv"
-    shutil.copytree(LAB, dst)
-    return dst
-
-
 def problems_of(directory: Path) -> list[str]:
     with pytest.raises(InventoryInvalid) as ei:
         load_inventory(directory)

@@ -3,7 +3,6 @@ file, line and key path — all at once, never as a traceback."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,6 @@ from simpul.inventory import InventoryInvalid, load_inventory, select
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "inventory" / "lab"
 CONTOH = REPO / "inventory" / "contoh-kabupaten"
-
-
-@pytest.fixture
-def lab_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "inv"
-    shutil.copytree(LAB, dst)
-    return dst
 
 
 def problems_of(directory: Path) -> list[str]:
