@@ -19,3 +19,13 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture
+def lab_copy(tmp_path: Path) -> Path:
+    """A writable copy of inventory/lab, for tests that break it on purpose."""
+    import shutil
+
+    dst = tmp_path / "inv"
+    shutil.copytree(REPO / "inventory" / "lab", dst)
+    return dst
