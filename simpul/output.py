@@ -123,3 +123,33 @@ def progress(description: str, total: int | None) -> Iterator[_Bar]:
     with p:
         task = p.add_task(description, total=total)
         yield _Bar(p, task)
+
+
+class ProgressHook:
+    """Runner hook (:mod:`simpul.runner`): a progress bar on stderr while a run is in flight.
+
+    Silent when stderr is not a terminal (cron, CI, pipes). Use it as a context manager::
+
+        with ProgressHook("harden apply", len(names)) as bar:
+            results = run_each(names, task, hooks=[bar])
+    """
+
+    def __init__(self, description: str, total: int) -> None:
+        self.description = description
+        self.total = total
+        self._cm: Any = None
+        self._bar: _Bar | None = None
+
+    def __enter__(self) -> ProgressHook:
+        self._cm = progress(self.description, self.total)
+        self._bar = self._cm.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._cm is not None:
+            self._cm.__exit__(*exc)
+        self._cm = self._bar = None
+
+    def done(self, result: Any) -> None:
+        if self._bar is not None:
+            self._bar.advance(description=f"{self.description}: {result.target} {result.status}")

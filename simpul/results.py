@@ -1,13 +1,16 @@
 """Per-target results and how a run's exit code follows from them (nornir style).
 
-A runner never stops because one target failed: it records a failed :class:`Result` for it and
-carries on. The command's exit code is computed from all results by :func:`exit_code_for`.
+Every piece of per-host work in Simpul — a hardening plan or apply, an audit, an ad-hoc
+command, an SNMP poll, a router push, a restore drill — returns one :class:`Result` for its
+target (nornir's ``Result``: ``changed``, ``diff``, ``failed``, ``exception``). A runner
+(:mod:`simpul.runner`) never stops because one target failed: it records a failed result for it
+and carries on. The command's exit code is computed from all results by :func:`exit_code_for`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -24,20 +27,41 @@ class Status(StrEnum):
 
 @dataclass
 class Result:
-    """What happened to one target."""
+    """What happened to one target.
+
+    ``data`` holds JSON-friendly details for ``--json`` and reports; ``diff`` the change (or
+    planned change) in text; ``value`` whatever the task returns for its caller (not printed,
+    like nornir's ``Result.result``); ``exception`` the error that failed the task, if any.
+    """
 
     target: str
     status: Status
     message: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    diff: str = ""
+    seconds: float = 0.0
+    value: Any = field(default=None, repr=False, compare=False)
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.status in (Status.OK, Status.CHANGED, Status.SKIPPED)
 
+    @property
+    def failed(self) -> bool:
+        return not self.ok
+
+    @property
+    def changed(self) -> bool:
+        return self.status is Status.CHANGED
+
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["status"] = str(self.status)
+        d: dict[str, Any] = {"target": self.target, "status": str(self.status),
+                             "message": self.message, "data": self.data}
+        if self.diff:
+            d["diff"] = self.diff
+        if self.seconds:
+            d["seconds"] = round(self.seconds, 2)
         return d
 
 
