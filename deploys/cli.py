@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from simpul.cli import AppContext
+from simpul.context import AppContext, pass_app
 from simpul.errors import ExitCode
 from simpul.inventory import load_inventory, select
 from simpul.oplog import OpLog
@@ -91,7 +91,7 @@ def _plan_or_apply(app: AppContext, limits: tuple[str, ...], json_: bool, known_
 @_json
 @_kh
 @_par
-@click.pass_obj
+@pass_app
 def plan(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Path | None,
          parallel: int) -> int:
     """Show what apply would change on each server (pyinfra dry run with diffs). Changes nothing.
@@ -113,7 +113,7 @@ def plan(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Pat
 @_par
 @click.option("--guard-timeout", default=90, show_default=True, type=click.IntRange(20, 3600),
               help="Seconds before an unconfirmed sshd/PAM/sudo/firewall change reverts by itself.")
-@click.pass_obj
+@pass_app
 def apply(app: AppContext, limits: tuple[str, ...], do_apply: bool, json_: bool,
           known_hosts: Path | None, parallel: int, guard_timeout: int) -> int:
     """Harden the servers over SSH, in parallel, with the lock-out guard. Needs --apply.
@@ -142,7 +142,7 @@ def apply(app: AppContext, limits: tuple[str, ...], do_apply: bool, json_: bool,
               help="Primary language of the report.")
 @_kh
 @_par
-@click.pass_obj
+@pass_app
 def audit(app: AppContext, limits: tuple[str, ...], json_: bool, html: Path | None, lang: str,
           known_hosts: Path | None, parallel: int) -> int:
     """Check every control from inside (testinfra) and outside (auth, crypto, open ports).
@@ -186,7 +186,7 @@ def audit(app: AppContext, limits: tuple[str, ...], json_: bool, html: Path | No
 @harden.command()
 @_json
 @click.option("--lang", type=click.Choice(["id", "en"]), default="en", show_default=True)
-@click.pass_obj
+@pass_app
 def controls(app: AppContext, json_: bool, lang: str) -> int:
     """List the controls catalog: ID, profile, title and references."""
     from simpul.deploys.catalog import CONTROLS
@@ -209,7 +209,7 @@ def controls(app: AppContext, json_: bool, lang: str) -> int:
 @_json
 @_kh
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-@click.pass_obj
+@pass_app
 def run(app: AppContext, limits: tuple[str, ...], do_apply: bool, sudo: bool, timeout: float,
         json_: bool, known_hosts: Path | None, command: tuple[str, ...]) -> int:
     """Run an ad-hoc command on servers (fabric), output grouped per host.

@@ -13,15 +13,14 @@ import importlib.util
 import logging
 import sys
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import click
 
+from simpul.context import AppContext
 from simpul.errors import ExitCode, SimpulError
 from simpul.output import setup_logging, stderr
-from simpul.settings import Settings, load_settings
+from simpul.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -32,26 +31,14 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "lab": ("simpul.lab.cli", "lab", "Bring the built-in lab up or down; cut or degrade links."),
     "harden": ("simpul.deploys.cli", "harden", "Plan, apply and audit server hardening."),
     "run": ("simpul.deploys.cli", "run", "Run an ad-hoc command on servers (fabric)."),
-    "ipam": ("simpul.network.cli", "ipam", "Allocate, release and show intranet addresses."),
-    "net": ("simpul.network.cli", "net", "Back up, diff, push and verify router configs."),
+    "ipam": ("simpul.network.ipam_cli", "ipam", "Allocate, reserve, release and reconcile intranet addresses."),
+    "net": ("simpul.network.net_cli", "net", "Render, diff, push, back up and check router configs."),
     "poll": ("simpul.monitoring.cli", "poll", "Poll SNMP agents into InfluxDB (cron or service)."),
     "sla": ("simpul.monitoring.cli", "sla", "Availability and SLA reports."),
-    "drill": ("simpul.drc.cli", "drill", "Backup-restore and failover drills with RTO/RPO."),
+    "backup": ("simpul.drc.backup_cli", "backup", "Backup jobs to the DRC: plan, deploy, status."),
+    "drc": ("simpul.drc.cluster_cli", "drc", "Database takeover by the DRC: plan, deploy, status."),
+    "drill": ("simpul.drc.drill_cli", "drill", "Restore and failover drills with measured RTO/RPO."),
 }
-
-
-@dataclass
-class AppContext:
-    """What every command gets through ``click.pass_obj``."""
-
-    settings: Settings
-    json: bool = False
-    verbosity: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def inventory_dir(self) -> Path:
-        return self.settings.inventory
 
 
 class LazyGroup(click.Group):
@@ -127,7 +114,8 @@ def cli(
     settings = load_settings(config)
     if inventory is not None:
         settings = settings.model_copy(update={"inventory": inventory})
-    ctx.obj = AppContext(settings=settings, json=json_, verbosity=verbose)
+    ctx.obj = AppContext(settings=settings, json=json_, verbosity=verbose,
+                         inventory_given=inventory is not None)
 
 
 def main(argv: list[str] | None = None) -> int:

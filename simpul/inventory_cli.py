@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from simpul.cli import AppContext
+from simpul.context import AppContext, pass_app
 from simpul.errors import ExitCode
 from simpul.inventory import InventoryInvalid, host_facts, load_inventory, select
 from simpul.inventory.graph import render, to_dot
@@ -23,7 +23,7 @@ def inventory() -> None:
 
 @inventory.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
-@click.pass_obj
+@pass_app
 def check(app: AppContext, directory: Path | None) -> int:
     """Validate an inventory and report every problem with file, line and key.
 
@@ -72,7 +72,7 @@ def check(app: AppContext, directory: Path | None) -> int:
     multiple=True,
     help="Selector: host name, group, or key=value (site, site_type, role, platform, kind).",
 )
-@click.pass_obj
+@pass_app
 def show(app: AppContext, section: str, limits: tuple[str, ...]) -> int:
     """Show the inventory as tables (or --json).
 
@@ -170,7 +170,7 @@ def show(app: AppContext, section: str, limits: tuple[str, ...]) -> int:
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), help="Output file (default: topology[-SITE].FORMAT)."
 )
-@click.pass_obj
+@pass_app
 def graph(app: AppContext, site: str | None, fmt: str, output: Path | None) -> int:
     """Draw the topology of sites, routers and links (Graphviz).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from simpul.cli import AppContext
+from simpul.context import AppContext, pass_app
 from simpul.errors import ExitCode
 from simpul.oplog import OpLog
 from simpul.output import print_json, stdout, table
@@ -19,7 +19,7 @@ def oplog() -> None:
 @click.option("-n", "--last", type=int, default=20, show_default=True, help="How many records.")
 @click.option("--action", help="Only records of this action (e.g. harden.apply).")
 @click.option("--target", help="Only records about this target.")
-@click.pass_obj
+@pass_app
 def show(app: AppContext, last: int, action: str | None, target: str | None) -> int:
     """Show the newest records.
 
@@ -51,7 +51,7 @@ def show(app: AppContext, last: int, action: str | None, target: str | None) -> 
 
 
 @oplog.command()
-@click.pass_obj
+@pass_app
 def verify(app: AppContext) -> int:
     """Check the hash chain: exit 0 if intact, 1 if a record was edited, removed or reordered."""
     log = OpLog(app.settings.oplog)
