@@ -60,8 +60,8 @@ def normalise(config: str) -> str:
     """Running config as it goes into git: volatile lines dropped, secrets hashed (stable)."""
     out = []
     for line in config.splitlines():
-        if _VOLATILE.match(line.strip()):
-            continue
+        if _VOLATILE.match(line.strip()) or line.strip() == "!":
+            continue  # '!' separators only mark blocks (FRR prints one more after a new block)
         for pat in _SECRETS:
             m = pat.match(line)
             if m:

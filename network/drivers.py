@@ -231,7 +231,7 @@ class CiscoIosDriver(Driver):
         minutes = max(1, (revert_in + 59) // 60)
         lines = [resolve_secrets(self.inv, ln) if "<secret:" in ln else ln for ln in change.config.commands]
         self.s.conn.send_config_set(lines, config_mode_command=f"configure terminal revert timer {minutes}",
-                                    error_pattern=self.s.platform.error_pattern, cmd_verify=False)
+                                    error_pattern=self.s.platform.error_pattern)
         if step:
             step(f"applied {len(lines)} lines; revert timer {minutes} min")
         return f"revert-timer-{minutes}m"
@@ -269,16 +269,16 @@ class HuaweiDriver(Driver):
                       chunk: int = 50) -> str:
         lines = [resolve_secrets(self.inv, ln) if "<secret:" in ln else ln for ln in change.config.commands]
         self.s.conn.send_config_set([*lines, f"commit trial {max(60, revert_in)}"],
-                                    error_pattern=self.s.platform.error_pattern, cmd_verify=False)
+                                    error_pattern=self.s.platform.error_pattern)
         if step:
             step(f"applied {len(lines)} lines; commit trial {max(60, revert_in)} s")
         return "commit-trial"
 
     def confirm_commit(self, checkpoint: str) -> None:
-        self.s.conn.send_config_set(["commit"], cmd_verify=False)
+        self.s.conn.send_config_set(["commit"])
 
     def rollback(self, checkpoint: str) -> None:
-        self.s.conn.send_config_set(["abort trial"], cmd_verify=False)
+        self.s.conn.send_config_set(["abort trial"])
 
     def save(self) -> None:
         self.s.conn.send_command_timing("save")

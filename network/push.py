@@ -153,7 +153,15 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
         # 5. confirm over the fresh login, then save
         with s2:
             d2 = driver_for(s2, inv)
-            d2.confirm_commit(cid)
+            try:
+                d2.confirm_commit(cid)
+            except DriverError as e:
+                state = d2.rollback_state(cid)
+                if state is None:
+                    raise
+                return Result(name, Status.FAILED, f"rolled back (by the router's own timer: {state}): "
+                              f"the push took longer than --revert-in {opts.revert_in} s ({e.message})",
+                              data=data | {"checkpoint": cid}, diff=change.text())
             d2.save()
         _step(opts, name, "confirmed over a fresh login; saved")
         return Result(name, Status.CHANGED, f"pushed {change.line_count()} line(s); post-check "
