@@ -208,7 +208,10 @@ def _clean_ios_like(platform: str, text: str) -> str:
     for line in text.splitlines():
         if not line.strip() or vol.match(line.strip()) or (platform != "huawei" and line.strip() == "!"):
             continue
-        lines.append(mask_secret_line(platform, line.rstrip()))
+        line = mask_secret_line(platform, line.rstrip())
+        if platform != "huawei" and line.lstrip().startswith("username "):
+            line = re.sub(r" algorithm-type \S+", "", line)  # IOS shows 'secret 9 <hash>' instead
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -239,13 +242,15 @@ def hier_diff(platform: str, intended: str, running: str) -> ConfigDiff:
     run = get_hconfig(hp, _clean_ios_like(platform, running))
     want = get_hconfig(hp, _clean_ios_like(platform, re.sub(r"<secret:[^>]+>", "<secret>", intended)))
     rem = WorkflowRemediation(run, want).remediation_config
+    running_lines = {ln.strip() for ln in _clean_ios_like(platform, running).splitlines()}
     d = ConfigDiff(platform)
     for child in rem.all_children_sorted():
         depth = child.depth() - 1
         d.commands.append(" " * depth + child.text)
         if not child.children:
             path = " / ".join(str(getattr(c, "text", c)) for c in child.path())
-            if child.text.startswith(("no ", "undo ")):
+            neg = child.text.split(" ", 1)[1] if child.text.startswith(("no ", "undo ")) else None
+            if neg is not None and any(r == neg or r.startswith(neg + " ") for r in running_lines):
                 d.removed.append(path)
             else:
                 d.added.append(path)
@@ -299,7 +304,9 @@ def routeros_lines(text: str) -> list[tuple[str, str]]:
 
 def _norm_ros(cmd: str) -> str:
     verb, _, args = cmd.partition(" ")
-    return f"{verb} {' '.join(sorted(_ros_args(args)))}".strip()
+    words = _ros_args(args)
+    positional = [w for w in words if "=" not in w]  # e.g. the item of 'set ssh address=...'
+    return " ".join([verb, *positional, *sorted(w for w in words if "=" in w)]).strip()
 
 
 def _ros_args(args: str) -> list[str]:
