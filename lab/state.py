@@ -15,18 +15,20 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from simpul import labinfo
+
 from .netns import LabError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LAB_DIR = Path("/var/lib/simpul/lab")
 
 SECRET_FILES = ("router-password", "snmp-community", "snmp-auth", "snmp-priv", "restic-password")
 """Random-token secrets; the deploy key ``id_ed25519`` (+ ``.pub``) is made by ssh-keygen."""
 
 
 def lab_dir() -> Path:
-    return Path(os.environ.get("SIMPUL_LAB_DIR") or DEFAULT_LAB_DIR)
+    """``$SIMPUL_LAB_DIR`` or ``/var/lib/simpul/lab`` (defined once, in the core)."""
+    return labinfo.lab_dir()
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
-from typing import TYPE_CHECKING
 
 from simpul.inventory.models import Inventory, Snmp, re_name
-
-if TYPE_CHECKING:
-    from simpul.inventory.loader import Loaded
+from simpul.inventory.source import Loaded
 
 LAN_PURPOSE = {"opd": "opd_lan", "desa": "desa_lan", "kelurahan": "desa_lan"}
 # Linux user names an admin may not take: Debian's system accounts and the usual service users.
