@@ -124,8 +124,8 @@ def test_built_pack_verifies_and_says_what_it_holds(world: dict[str, Path], tmp_
     sla = by["MON-01"]["evidence"]["effectiveness"][0]
     assert sla["status"] == "gap" and "simpul poll" in sla["summary"]["en"]
     # the one documented command works without Simpul
-    cp = subprocess.run(f"ssh-keygen -Y verify -f allowed_signers -I lab.simpul.test -n simpul-evidence "
-                        f"-s SHA256SUMS.sig < SHA256SUMS && sha256sum -c --strict --quiet SHA256SUMS",
+    cp = subprocess.run("ssh-keygen -Y verify -f allowed_signers -I lab.simpul.test -n simpul-evidence "
+                        "-s SHA256SUMS.sig < SHA256SUMS && sha256sum -c --strict --quiet SHA256SUMS",
                         shell=True, cwd=pack, capture_output=True, text=True)
     assert cp.returncode == 0, cp.stderr
 
