@@ -215,7 +215,8 @@ def _bi(id_: str, en: str) -> str:
 
 
 def render_index(meta: dict[str, Any], reqs: list[dict[str, Any]], tz: str) -> str:
-    """The pack's front page: self-contained HTML, no script, ID/EN switch in pure CSS."""
+    """The pack's front page: self-contained HTML, no script; the ID/EN switch is pure CSS
+    (``index.html#en`` opens it in English)."""
     built = datetime.fromisoformat(meta["built"]).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
     counts = {k: sum(1 for r in reqs if r["status"] == k) for k in STATUS_TEXT}
     rows = []
@@ -265,10 +266,9 @@ def render_index(meta: dict[str, Any], reqs: list[dict[str, Any]], tz: str) -> s
 body{{font-family:"DejaVu Sans",sans-serif;margin:0;color:#1f2933;background:#fafafa}}
 header,main,footer{{padding:1em 2em}} header{{background:#0f3a5d;color:#fff}}
 header h1{{margin:0 0 .3em;font-size:22px}} header p{{margin:.2em 0}}
-.switch{{float:right;font-size:14px}} .switch label{{border:1px solid #fff;padding:3px 9px;cursor:pointer;border-radius:3px}}
-#l-id:checked ~ header label[for=l-id], #l-en:checked ~ header label[for=l-en]{{background:#fff;color:#0f3a5d}}
-input[name=lang]{{display:none}}
-#l-id:checked ~ * .en{{display:none}} #l-en:checked ~ * .id{{display:none}}
+.switch{{float:right;font-size:14px}} .switch a{{border:1px solid #fff;padding:3px 9px;border-radius:3px;color:#fff;text-decoration:none}}
+.en{{display:none}} html:has(#en:target) .en{{display:inline}} html:has(#en:target) .id{{display:none}}
+html:not(:has(#en:target)) .switch a[href="#id"], html:has(#en:target) .switch a[href="#en"]{{background:#fff;color:#0f3a5d}}
 table{{border-collapse:collapse;width:100%;background:#fff;font-size:13px}}
 th,td{{border:1px solid #d2d6dc;padding:6px;vertical-align:top;text-align:left}}
 th{{background:#e4e7eb}} td.none{{color:#9aa5b1;text-align:center}}
@@ -282,9 +282,9 @@ td.missing{{color:#991b1b;background:#fff5f5;text-align:center;font-size:12px}} 
 .gapnote{{margin-top:6px;padding:4px;background:#fff7ed;border-left:3px solid #f59e0b;font-size:12px}}
 pre{{background:#fff;border:1px solid #d2d6dc;padding:8px;overflow:auto}}
 </style></head><body>
-<input type="radio" name="lang" id="l-id" checked><input type="radio" name="lang" id="l-en">
+<span id="id"></span><span id="en"></span>
 <header>
-<div class="switch"><label for="l-id">Bahasa Indonesia</label> <label for="l-en">English</label></div>
+<div class="switch"><a href="#id">Bahasa Indonesia</a> <a href="#en">English</a></div>
 <h1>{_bi("Paket Bukti Evaluasi SPBE dan Audit TIK", "Evidence for SPBE evaluation and ICT audit")}</h1>
 <p>{html.escape(meta["organisation"])}</p>
 <p>{_bi("Periode", "Period")}: <b>{html.escape(meta["period"])}</b> · {_bi("Dibuat", "Built")}: {html.escape(built)}</p>
