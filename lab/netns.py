@@ -150,12 +150,13 @@ def sysctl(key: str, value: str, ns: str) -> None:
         raise LabError(f"{ns}: {key} is {got} after setting it to {value}")
 
 
-def kill_pids(pids: Sequence[int], *, grace: float = 5.0) -> None:
-    """SIGTERM the given PIDs, wait up to ``grace`` seconds, then SIGKILL survivors."""
+def kill_pids(pids: Sequence[int], *, grace: float = 5.0, hard: bool = False) -> None:
+    """SIGTERM the given PIDs, wait up to ``grace`` seconds, then SIGKILL survivors
+    (``hard``: SIGKILL at once, then wait up to ``grace`` for them to be gone)."""
     alive = []
     for pid in pids:
         try:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGKILL if hard else signal.SIGTERM)
             alive.append(pid)
         except ProcessLookupError:
             pass

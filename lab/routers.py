@@ -176,6 +176,24 @@ def frr_dir(st: LabState, r: RouterPlan) -> Path:
     return st.router_dir(r.name) / "frr"
 
 
+def write_frr_dir(fd: Path, name: str, frr_conf: str, *, log_file: Path | None = None) -> None:
+    """Write an FRR per-namespace config dir (``daemons``, ``vtysh.conf``, ``frr.conf``) for
+    router ``name``, owned by the ``frr`` user as FRR expects. Shared by the lab and the twin."""
+    fd.mkdir(parents=True, exist_ok=True)
+    frr_uid, frr_gid = pwd.getpwnam("frr").pw_uid, pwd.getpwnam("frr").pw_gid
+    _write(fd / "frr.conf", frr_conf, 0o660)
+    _write(fd / "daemons", render("daemons.j2", name=name), 0o640)
+    _write(fd / "vtysh.conf", render("vtysh.conf.j2"), 0o640)
+    for p in (fd, fd / "frr.conf", fd / "daemons", fd / "vtysh.conf"):
+        os.chown(p, frr_uid, frr_gid)
+    fd.chmod(0o2775)  # group frr writes frr.conf on 'write memory' (vtysh runs as the user)
+    if log_file is not None:
+        if not log_file.exists():
+            log_file.touch()
+        os.chown(log_file, frr_uid, frr_gid)
+        log_file.chmod(0o640)
+
+
 def write_configs(st: LabState, r: RouterPlan, *, noc_range: str) -> None:
     """Render FRR, sshd and snmpd configs of router ``r`` under the state dir."""
     d = st.router_dir(r.name)
@@ -183,18 +201,8 @@ def write_configs(st: LabState, r: RouterPlan, *, noc_range: str) -> None:
     d.chmod(0o755)
     fd = frr_dir(st, r)
     fd.mkdir(exist_ok=True)
-    frr_uid, frr_gid = pwd.getpwnam("frr").pw_uid, pwd.getpwnam("frr").pw_gid
     log_file = d / "frr.log"
-    _write(fd / "frr.conf", render("frr.conf.j2", r=r, log_file=log_file), 0o660)
-    _write(fd / "daemons", render("daemons.j2", r=r), 0o640)
-    _write(fd / "vtysh.conf", render("vtysh.conf.j2", r=r), 0o640)
-    for p in (fd, fd / "frr.conf", fd / "daemons", fd / "vtysh.conf"):
-        os.chown(p, frr_uid, frr_gid)
-    fd.chmod(0o2775)  # group frr writes frr.conf on 'write memory' (vtysh runs as the user)
-    if not log_file.exists():
-        log_file.touch()
-    os.chown(log_file, frr_uid, frr_gid)
-    log_file.chmod(0o640)
+    write_frr_dir(fd, r.name, render("frr.conf.j2", r=r, log_file=log_file), log_file=log_file)
 
     _write(d / "sshd_config", render(
         "sshd_config.j2", r=r, user=ROUTER_USER, pidfile=d / "sshd.pid",
@@ -209,9 +217,9 @@ def write_configs(st: LabState, r: RouterPlan, *, noc_range: str) -> None:
         auth=st.secret("snmp-auth"), priv=st.secret("snmp-priv"), location=r.site), 0o600)
 
 
-def _link_etc(st: LabState, r: RouterPlan) -> None:
-    link = FRR_ETC / r.netns
-    target = frr_dir(st, r)
+def link_etc(ns: str, target: Path) -> None:
+    """``/etc/frr/<ns>`` → ``target``: FRR's per-namespace mode insists on that path."""
+    link = FRR_ETC / ns
     if link.is_symlink() and Path(os.readlink(link)) == target:
         return
     if link.is_symlink():
@@ -221,8 +229,18 @@ def _link_etc(st: LabState, r: RouterPlan) -> None:
     link.symlink_to(target)
 
 
-def frr_running(r: RouterPlan) -> bool:
-    return nx.pid_alive(nx.read_pidfile(FRR_RUN / r.netns / "watchfrr.pid"))
+def frr_running(r: RouterPlan | str) -> bool:
+    ns = r if isinstance(r, str) else r.netns
+    return nx.pid_alive(nx.read_pidfile(FRR_RUN / ns / "watchfrr.pid"))
+
+
+def start_frr(ns: str, hostname: str) -> None:
+    """Start FRR (watchfrr and the daemons of ``/etc/frr/<ns>/daemons``) inside namespace
+    ``ns``, in its own UTS namespace so that prompts show ``hostname``; forwarding on."""
+    nx.sysctl("net.ipv4.ip_forward", "1", ns)
+    cp = nx.run(["ip", "netns", "exec", ns, "unshare", "--uts", "--", "sh", "-c",
+                 'hostname "$0" && exec /usr/lib/frr/frrinit.sh start "$1"', hostname, ns])
+    log.debug("%s: %s", hostname, cp.stdout.strip())
 
 
 def start_router(st: LabState, r: RouterPlan, *, noc_range: str) -> None:
@@ -230,11 +248,8 @@ def start_router(st: LabState, r: RouterPlan, *, noc_range: str) -> None:
     d = st.router_dir(r.name)
     if not frr_running(r):
         write_configs(st, r, noc_range=noc_range)
-        _link_etc(st, r)
-        nx.sysctl("net.ipv4.ip_forward", "1", r.netns)
-        cp = nx.run(["ip", "netns", "exec", r.netns, "unshare", "--uts", "--", "sh", "-c",
-                     'hostname "$0" && exec /usr/lib/frr/frrinit.sh start "$1"', r.name, r.netns])
-        log.debug("%s: %s", r.name, cp.stdout.strip())
+        link_etc(r.netns, frr_dir(st, r))
+        start_frr(r.netns, r.name)
     elif not (d / "sshd_config").exists():
         write_configs(st, r, noc_range=noc_range)
     if not nx.pid_alive(nx.read_pidfile(d / "sshd.pid")):
@@ -290,8 +305,9 @@ def vtysh(r: RouterPlan | str, command: str, timeout: float = 10) -> str:
     return nx.run(["vtysh", "-N", ns, "-c", command], timeout=timeout).stdout
 
 
-def ospf_neighbors(r: RouterPlan) -> dict[str, str]:
-    """Neighbor router-id -> state (``Full/-`` ...) from ``show ip ospf neighbor json``."""
+def ospf_neighbors(r: RouterPlan | str) -> dict[str, str]:
+    """Neighbor router-id -> state (``Full/-`` ...) from ``show ip ospf neighbor json``
+    (``r``: a lab router or any FRR namespace)."""
     try:
         data = json.loads(vtysh(r, "show ip ospf neighbor json") or "{}")
     except (ValueError, nx.LabError):
@@ -306,21 +322,26 @@ def ospf_neighbors(r: RouterPlan) -> dict[str, str]:
 # --- teardown ---------------------------------------------------------------------------------
 
 
-def stop_namespace_processes(ns: str, grace: float = 5.0) -> None:
-    """Stop every process in lab namespace ``ns``: watchfrr first (it restarts daemons)."""
+def stop_namespace_processes(ns: str, grace: float = 5.0, *, hard: bool = False) -> None:
+    """Stop every process in lab namespace ``ns``: watchfrr first (it restarts daemons).
+
+    ``hard``: SIGKILL at once — for throwaway routers (the twin): no 5 s FRR shutdown, and
+    ospfd writes no graceful-restart state into the host's ``/run/frr``.
+    """
     wf = nx.read_pidfile(FRR_RUN / ns / "watchfrr.pid")
     pids = nx.netns_pids(ns)
     if wf is not None and wf in pids:
-        nx.kill_pids([wf], grace=grace)
+        nx.kill_pids([wf], grace=grace, hard=hard)
         pids = nx.netns_pids(ns)
     if pids:
-        nx.kill_pids(pids, grace=grace)
+        nx.kill_pids(pids, grace=grace, hard=hard)
 
 
-def remove_frr_paths(ns: str) -> None:
-    """Remove ``/etc/frr/<ns>`` (the lab's symlink) and ``/run/frr/<ns>``."""
-    if not ns.startswith(f"{PREFIX}-r-"):
-        raise nx.LabError(f"refusing to remove FRR paths of non-lab namespace {ns}")
+def remove_frr_paths(ns: str, *, prefix: str = f"{PREFIX}-r-") -> None:
+    """Remove ``/etc/frr/<ns>`` (the lab's symlink) and ``/run/frr/<ns>``; ``ns`` must carry
+    ``prefix`` (the lab's routers, or the twin's)."""
+    if not ns.startswith(prefix):
+        raise nx.LabError(f"refusing to remove FRR paths of namespace {ns} (not {prefix}*)")
     link = FRR_ETC / ns
     if link.is_symlink():
         link.unlink()
@@ -348,11 +369,12 @@ def remove_gr_state(st: LabState) -> None:
     st.mark("ospfd-gr-json").unlink(missing_ok=True)
 
 
-def lab_frr_namespaces() -> list[str]:
-    """FRR pathspaces the lab left behind (``/etc/frr/slab-r-*``, ``/run/frr/slab-r-*``)."""
+def lab_frr_namespaces(prefix: str = f"{PREFIX}-r-") -> list[str]:
+    """FRR pathspaces left behind (``/etc/frr/<prefix>*``, ``/run/frr/<prefix>*``; default:
+    the lab's routers)."""
     found = set()
     for base in (FRR_ETC, FRR_RUN):
         if base.is_dir():
-            found |= {p.name for p in base.iterdir() if p.name.startswith(f"{PREFIX}-r-")}
+            found |= {p.name for p in base.iterdir() if p.name.startswith(prefix)}
     return sorted(found)
 
