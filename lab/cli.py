@@ -170,6 +170,32 @@ def status(app: AppContext, ctx: click.Context, json_: bool, inventory: Path | N
         ctx.exit(int(ExitCode.PARTIAL))
 
 
+@lab.command("twin-cleanup")
+@json_option
+@pass_app
+def twin_cleanup(app: AppContext, json_: bool) -> None:
+    """Remove what killed pre-push twins left behind (stwin* namespaces, processes, FRR paths).
+
+    A twin ('simpul net verify', 'net push --preflight') removes itself when it ends; a twin
+    killed mid-run leaves its namespaces and FRR daemons. This finds them by prefix — only in
+    slots no running twin holds — and stops them by PID. Safe any time; the shared lab
+    (slab-*) is never touched.
+
+    \b
+    Example:
+      sudo simpul lab twin-cleanup
+    """
+    from .twin import cleanup
+
+    removed = cleanup()
+    if removed:
+        app.record("lab.twin-cleanup", "twin", "ok", refs=REFS, params={"removed": removed})
+    if app.want_json(json_):
+        print_json({"removed": removed})
+    else:
+        stdout.print("\n".join(removed) if removed else "no twin leftovers")
+
+
 @lab.command()
 @click.argument("hosts", nargs=-1)
 @inventory_option

@@ -12,6 +12,7 @@ import click
 from simpul.context import AppContext, pass_app
 from simpul.errors import ExitCode
 from simpul.inventory import select
+from simpul.inventory.models import Inventory
 from simpul.output import print_json, table
 from simpul.results import Result, Status, exit_code_for
 
@@ -23,6 +24,10 @@ _limit = click.option("--limit", "-l", "limits", multiple=True,
 _json = click.option("--json", "json_", is_flag=True, help="Machine-readable results on stdout.")
 _kh = click.option("--known-hosts", type=click.Path(path_type=Path, exists=True, dir_okay=False),
                    help="known_hosts file pinning the routers' host keys (default: the lab's).")
+_twin_timeout = click.option("--twin-timeout", default=10.0, show_default=True,
+                             type=click.FloatRange(2, 300),
+                             help="Seconds the twin waits for a further OSPF adjacency before "
+                                  "it gives up.")
 _par = click.option("--parallel", default=20, show_default=True, type=click.IntRange(1, 200),
                     help="Routers at once.")
 
@@ -63,6 +68,7 @@ def net() -> None:
     \b
     Examples:
       simpul net diff
+      simpul net verify --limit desa-kemloko          # the pre-push twin (root)
       simpul net push --limit desa-kemloko --apply
       simpul net backup --notify mbox:/var/mail/noc
     """
@@ -158,12 +164,20 @@ def diff(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Pat
               help="Seconds before a router restores itself unless the push is confirmed.")
 @click.option("--allow-unsaved", is_flag=True,
               help="Push even if a router has unsaved changes (they will be saved with the push).")
+@click.option("--preflight", is_flag=True,
+              help="Try the change in the pre-push twin first (throwaway FRR routers, needs root); "
+                   "refuse the whole push if it fails.")
+@_twin_timeout
+@click.option("--no-confirm", is_flag=True,
+              help="UNSAFE: apply the diff and save, without the revert timer, the fresh-login "
+                   "post-check or any rollback (a bad change stays on the router).")
 @_json
 @_kh
 @_par
 @pass_app
 def push(app: AppContext, limits: tuple[str, ...], do_apply: bool, revert_in: int, allow_unsaved: bool,
-         json_: bool, known_hosts: Path | None, parallel: int) -> int:
+         preflight: bool, twin_timeout: float, no_confirm: bool, json_: bool, known_hosts: Path | None,
+         parallel: int) -> int:
     """Push the intended config with commit-confirm; a failing router never stops the others.
 
     Per router: pre-check (reachable, config saved, OSPF neighbours recorded, Pusat Data
@@ -171,12 +185,20 @@ def push(app: AppContext, limits: tuple[str, ...], do_apply: bool, revert_in: in
     post-check over a FRESH SSH login (management from the NOC, the OSPF neighbours back, the
     Pusat Data reachable), then confirm and save — or roll back (also when the pushing session
     is cut: the device's timer restores it). Every router's outcome goes to the operations log.
-    Exit 0 ok, 5 when some routers failed, 4 when none was reachable.
+
+    With --preflight, the routers and their neighbours are first booted as throwaway FRR
+    routers from their intended configs (see 'simpul net verify'); if OSPF or the Pusat Data
+    fails there, no router is contacted at all.
+
+    --no-confirm skips the way back and the post-check: only for lab work and benchmarks.
+
+    Exit 0 ok, 5 when some routers failed, 4 when none was reachable, 1 when the twin refused
+    the push (nothing sent).
 
     \b
     Examples:
       simpul net push --limit desa-kemloko            # shows the diff only
-      simpul net push --limit desa-kemloko --apply
+      simpul net push --limit desa-kemloko --preflight --apply
       simpul net push --apply --revert-in 120 --parallel 50
     """
     from simpul.network.intent import REFS
@@ -185,11 +207,28 @@ def push(app: AppContext, limits: tuple[str, ...], do_apply: bool, revert_in: in
 
     inv, names, kh = _setup(app, limits, known_hosts)
     if not do_apply:
+        code = ExitCode.OK
+        twin: list[Result] = []
+        if preflight:
+            twin = _run_twin(app, inv, names, twin_timeout)
+            code = ExitCode.ERROR if any(not r.ok for r in twin) else ExitCode.OK
         click.echo("net push: --apply not given; showing the diff only (nothing is changed)", err=True)
         with app.progress_hook("net diff", len(names)) as bar:
             results = plan(inv, names, kh, parallel=parallel, hooks=[bar])
-        return _emit(app, json_, results, exit_code_for(results, drift_is_failure=True))
-    opts = PushOptions(apply=True, revert_in=revert_in, allow_unsaved=allow_unsaved)
+        for r in results:
+            t = next((x for x in twin if x.target == r.target), None)
+            if t is not None:
+                r.data["twin"] = t.message
+                r.message += f"; {t.message}"
+        return _emit(app, json_, results,
+                     code if code is not ExitCode.OK else exit_code_for(results, drift_is_failure=True))
+    if no_confirm:
+        click.echo("net push: --no-confirm: no revert timer, no post-check, no rollback", err=True)
+    opts = PushOptions(apply=True, revert_in=revert_in, allow_unsaved=allow_unsaved,
+                       preflight=preflight, twin_timeout=twin_timeout, confirm=not no_confirm)
+    if preflight:
+        click.echo(f"net push: trying the change in the pre-push twin first ({len(names)} router(s) "
+                   "and their neighbours)", err=True)
     rec = app.recorder("net.push", refs=REFS,
                        params=lambda r: {"lines": r.data.get("lines", 0),
                                          "checkpoint": r.data.get("checkpoint"),
@@ -198,7 +237,47 @@ def push(app: AppContext, limits: tuple[str, ...], do_apply: bool, revert_in: in
                        when=lambda r: r.status is not Status.OK or bool(r.data.get("lines")))
     with app.progress_hook("net push", len(names)) as bar:
         results = push_all(inv, names, kh, opts, parallel=parallel, hooks=[bar, rec])
-    return _emit(app, json_, results, exit_code_for(results))
+    refused = any(r.data.get("twin_refused") for r in results)
+    return _emit(app, json_, results, ExitCode.ERROR if refused else exit_code_for(results))
+
+
+def _run_twin(app: AppContext, inv: Inventory, names: list[str], timeout: float) -> list[Result]:
+    from simpul.network.preflight import preflight, twin_plan
+
+    plan = twin_plan(inv, names)
+    click.echo(f"net twin: booting {len(plan.routers)} throwaway router(s) for {len(names)} "
+               f"selected ({', '.join(plan.context) or 'no neighbours'} as context)", err=True)
+    results: list[Result] = preflight(inv, names, timeout=timeout)
+    return results
+
+
+@net.command()
+@_limit
+@click.option("--twin", "twin_", is_flag=True, default=True,
+              help="Check in the pre-push twin (the only kind of verification so far; default).")
+@_twin_timeout
+@_json
+@pass_app
+def verify(app: AppContext, limits: tuple[str, ...], twin_: bool, twin_timeout: float,
+           json_: bool) -> int:
+    """Try the intended configs in a throwaway twin; no real router is contacted.
+
+    The selected routers, their neighbours and the routers on the way to the Pusat Data are
+    booted as FRR routers (every platform's intent rendered as FRR, interfaces renamed to
+    Linux names) in private network namespaces with no cable to the host or the lab, cabled
+    as the inventory's links. Checked per selected router: FRR accepts the config, OSPF is
+    Full on every link to a twin neighbour, the Pusat Data answers a ping from the router's
+    loopback. Needs root. Exit 0 when every router passes, 5/1 when some/all fail.
+
+    \b
+    Examples:
+      sudo simpul net verify --limit desa-kemloko
+      sudo simpul -i inventory/contoh-kabupaten net verify --limit r-kalilor --json
+    """
+    inv = app.inventory()
+    names = select(inv, limits, kind="device")
+    results = _run_twin(app, inv, names, twin_timeout)
+    return _emit(app, json_, results, exit_code_for(results), show_diff=False)
 
 
 @net.command()

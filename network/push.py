@@ -49,6 +49,10 @@ class PushOptions:
     confirm: bool = True
     """Commit-confirm with the fresh-login post-check. False: apply + save only (benchmarks)."""
     allow_unsaved: bool = False
+    preflight: bool = False
+    """Boot the pushed routers and their neighbours in the twin first; refuse the whole push
+    (nothing sent to any router) if the twin fails (:mod:`simpul.network.preflight`)."""
+    twin_timeout: float = 10.0
     chunk: int = 50
     timeout: float = 10.0
     post_login_timeout: float = 6.0
@@ -252,5 +256,36 @@ def plan(inv: Inventory, names: Sequence[str], known_hosts: Path, *, parallel: i
 
 def push(inv: Inventory, names: Sequence[str], known_hosts: Path, opts: PushOptions, *,
          parallel: int = 20, hooks: Sequence[Hook] = ()) -> list[Result]:
-    return run_each(list(names), lambda n: push_one(inv, n, known_hosts, opts),
-                    parallel=parallel, hooks=hooks)
+    """Push ``names`` in parallel (one Result each). With ``opts.preflight`` the twin runs
+    first; if it fails for any router, no router is contacted: the failing ones are FAILED with
+    the twin's reasons, the others SKIPPED, and every result has ``data["twin_refused"]``."""
+    names = list(names)
+    twin: dict[str, Result] = {}
+    if opts.apply and opts.preflight:
+        from .preflight import preflight
+
+        _step(opts, ",".join(names), "booting the twin")
+        verdict = preflight(inv, names, timeout=opts.twin_timeout)
+        twin = {r.target: r for r in verdict}
+        bad = [r.target for r in verdict if not r.ok]
+        if bad:
+            refused = {n: refusal(twin[n], bad) for n in names}
+            return run_each(names, lambda n: refused[n], parallel=parallel, hooks=hooks)
+
+    def task(n: str) -> Result:
+        r = push_one(inv, n, known_hosts, opts)
+        if n in twin:
+            r.data["twin"] = twin[n].message
+        return r
+
+    return run_each(names, task, parallel=parallel, hooks=hooks)
+
+
+def refusal(twin: Result, bad: Sequence[str]) -> Result:
+    """The push result of a router when the twin refused the push (nothing was sent)."""
+    data = twin.data | {"twin_refused": True, "lines": 0}
+    if not twin.ok:
+        return Result(twin.target, Status.FAILED, "refused by the pre-push twin, nothing sent: "
+                      + twin.message.removeprefix("twin: "), data=data)
+    return Result(twin.target, Status.SKIPPED, f"not pushed: the pre-push twin refused this push "
+                  f"({', '.join(bad)} failed); nothing was sent to any router", data=data)
