@@ -226,3 +226,151 @@ def test_hand_change_shows_in_drift_and_backup_commits_exactly_that_line(net: La
                        check=True, capture_output=True)
     with open_session(net.inv, name, kh) as s:
         assert FrrDriver(s, net.inv).unsaved().empty
+
+
+# --- the pre-push twin (net push --preflight, net verify) -----------------------------------------
+
+
+def _twin_traces() -> dict[str, list[str]]:
+    """Everything a twin could leave: namespaces, FRR paths, processes, mounts, its files."""
+    from simpul.lab.twin import leftovers, twin_dir
+
+    t = leftovers()
+    t["mounts"] = [ln.split()[4] for ln in Path("/proc/self/mountinfo").read_text().splitlines()
+                   if "stwin" in ln.split()[4]]
+    procs = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "stwin" in cmd and "pytest" not in cmd:
+                procs.append(f"{p.name} {cmd}")
+    t["processes"] = sorted(set(t["processes"]) | set(procs))
+    t["files"] = sorted(str(p) for p in twin_dir().iterdir()) if twin_dir().is_dir() else []
+    return t
+
+
+NO_TRACES = {"namespaces": [], "frr_paths": [], "processes": [], "mounts": [], "files": []}
+
+
+def _inv_dir(tmp_path: Path, old: str, new: str, file: str) -> Path:
+    dst = tmp_path / "inv"
+    shutil.copytree(REPO / "inventory" / "lab", dst)
+    p = dst / file
+    assert old in p.read_text()
+    p.write_text(p.read_text().replace(old, new))
+    return dst
+
+
+def _cli_inv(env: LabEnv, inv: Path, *args: str, state: Path) -> subprocess.CompletedProcess[str]:
+    e = {**os.environ, "SIMPUL_STATE_DIR": str(state), "SIMPUL_KNOWN_HOSTS": str(env.st.known_hosts)}
+    return subprocess.run([SIMPUL, "-i", str(inv), *args], capture_output=True, text=True, timeout=600,
+                          env=e, check=False)
+
+
+def _logins(env: LabEnv, name: str) -> int:
+    return (env.st.router_dir(name) / "sshd.log").read_text().count("Accepted ")
+
+
+def _neighbor_ids(env: LabEnv, name: str) -> set[str]:
+    return set(lab_routers.ospf_neighbors(env.topo.routers[name]))
+
+
+def test_preflight_refuses_a_push_that_breaks_ospf_before_any_router_is_contacted(
+        net: LabEnv, tmp_path: Path) -> None:
+    name = "desa-kemloko"
+    inv = _inv_dir(tmp_path, f"{name}: {{site: {name}, groups: [frr-routers, desa-edge],",
+                   f"{name}: {{site: {name}, groups: [frr-routers, desa-edge], tags: {{ospf_area: '1'}},",
+                   "devices.yaml")
+    running, startup = _running(net, name), (net.st.router_dir(name) / "frr" / "frr.conf").read_text()
+    logins, core_nbrs = _logins(net, name), _neighbor_ids(net, "core-1")
+    rb = net.st.router_dir(name) / "rollback"
+    checkpoints = sorted(p.name for p in rb.iterdir()) if rb.is_dir() else []
+    cp = _cli_inv(net, inv, "--json", "net", "push", "--limit", name, "--preflight", "--apply", state=tmp_path)
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    [r] = json.loads(cp.stdout)["routers"]
+    assert r["status"] == "failed"
+    assert r["message"].startswith("refused by the pre-push twin, nothing sent: no OSPF adjacency with "
+                                   "core-1 on eth0"), r["message"]
+    assert "the Pusat Data (10.199.255.1, core-1) is not reachable from desa-kemloko" in r["message"]
+    # nothing was sent: no login at all, running and startup config and checkpoints as before
+    assert _logins(net, name) == logins
+    assert _running(net, name) == running
+    assert (net.st.router_dir(name) / "frr" / "frr.conf").read_text() == startup
+    assert (sorted(p.name for p in rb.iterdir()) if rb.is_dir() else []) == checkpoints
+    # the twin's routers (same addresses as the lab's) never met the real ones
+    assert _neighbor_ids(net, "core-1") == core_nbrs
+    [rec] = [json.loads(ln) for ln in (tmp_path / "oplog.jsonl").read_text().splitlines()]
+    assert rec["action"] == "net.push" and rec["target"] == name and rec["result"] == "failed"
+    assert _twin_traces() == NO_TRACES
+
+
+def test_preflight_passes_a_good_change_and_the_push_goes_through(net: LabEnv, tmp_path: Path) -> None:
+    name = "desa-kemloko"
+    inv = _inv_dir(tmp_path, "interfaces: {lan0: {address: 10.199.32.1/28, kind: lan}}",
+                   "interfaces: {lan0: {address: 10.199.32.1/28, kind: lan, description: LAN Balai Desa}}",
+                   "devices.yaml")
+    cp = _cli_inv(net, inv, "--json", "net", "push", "--limit", name, "--preflight", "--apply", state=tmp_path)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    [r] = json.loads(cp.stdout)["routers"]
+    assert r["status"] == "changed", r["message"]
+    assert r["data"]["twin"].startswith("twin passed: 1 OSPF adjacency Full, Pusat Data reachable (10.199.255.1)")
+    assert r["data"]["commands"] == ["interface lan0", "description LAN Balai Desa", "exit"]
+    assert " description LAN Balai Desa\n" in _running(net, name)
+    assert _twin_traces() == NO_TRACES
+
+
+def _veth_peers_outside(ns: str, mine: str) -> list[str]:
+    """Interfaces of twin namespace ``ns`` whose veth peer is not in a namespace named ``mine*``."""
+    ids = {x["nsid"]: x.get("name", "") for x in json.loads(
+        subprocess.run(["ip", "-n", ns, "-j", "netns", "list-id"], capture_output=True, text=True,
+                       check=True).stdout or "[]")}
+    links = json.loads(subprocess.run(["ip", "-n", ns, "-j", "-d", "link", "show"], capture_output=True,
+                                      text=True, check=True).stdout)
+    bad = []
+    for link in links:
+        if (link.get("linkinfo", {}).get("info_kind") == "veth" and "link_netnsid" in link
+                and not ids.get(link["link_netnsid"], "").startswith(mine)):
+            bad.append(f"{ns}:{link['ifname']} -> nsid {link['link_netnsid']} "
+                       f"({ids.get(link['link_netnsid']) or 'unnamed: the root namespace?'})")
+    return bad
+
+
+def test_twin_is_isolated_and_leaves_nothing_even_when_killed(net: LabEnv, tmp_path: Path) -> None:
+    from simpul.lab.twin import Twin
+    from simpul.network.preflight import twin_plan
+
+    plan = twin_plan(net.inv, ["desa-bansari"])
+    core_nbrs = _neighbor_ids(net, "core-1")
+    with Twin(plan.routers, plan.links) as tw:
+        adj = tw.wait_adjacency(10)
+        assert all(a.startswith("Full") and b.startswith("Full") for a, b in adj.values()), adj
+        mine = f"stwin{tw.slot}-"
+        assert sorted(tw.ns.values()) == sorted(n for n in _twin_traces()["namespaces"] if n.startswith(mine))
+        for ns in tw.ns.values():
+            assert _veth_peers_outside(ns, mine) == []
+        # the twin's core-1 (10.199.255.1, like the real one) sees only twin routers
+        assert set(tw.ospf_neighbors("core-1")) == {"10.199.255.11"}
+        assert _neighbor_ids(net, "core-1") == core_nbrs
+    assert _twin_traces() == NO_TRACES
+
+    # a twin killed mid-run leaves its routers; 'lab twin-cleanup' removes every trace
+    e = {**os.environ, "SIMPUL_STATE_DIR": str(tmp_path)}
+    proc = subprocess.Popen([SIMPUL, "-i", str(REPO / "inventory" / "lab"), "net", "verify", "--limit", "core-1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e)
+    deadline = time.monotonic() + 60
+    while not any(" -N stwin" in p for p in _twin_traces()["processes"]):
+        assert time.monotonic() < deadline and proc.poll() is None, "the twin did not start FRR"
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    left = _twin_traces()
+    assert left["namespaces"] and left["processes"]
+    cp = subprocess.run([SIMPUL, "lab", "twin-cleanup"], capture_output=True, text=True, env=e, timeout=120,
+                        check=False)
+    assert cp.returncode == 0, cp.stderr
+    assert all(f"namespace {ns}" in cp.stdout for ns in left["namespaces"])
+    assert _twin_traces() == NO_TRACES
+    assert _neighbor_ids(net, "core-1") == core_nbrs
