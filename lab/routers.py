@@ -305,18 +305,24 @@ def vtysh(r: RouterPlan | str, command: str, timeout: float = 10) -> str:
     return nx.run(["vtysh", "-N", ns, "-c", command], timeout=timeout).stdout
 
 
-def ospf_neighbors(r: RouterPlan | str) -> dict[str, str]:
-    """Neighbor router-id -> state (``Full/-`` ...) from ``show ip ospf neighbor json``
-    (``r``: a lab router or any FRR namespace)."""
+def ospf_neighbor_table(r: RouterPlan | str) -> dict[str, dict[str, str]]:
+    """Neighbour router-id -> {"state": ``Full/-`` ..., "interface": ``eth0``} from ``show ip
+    ospf neighbor json`` (``r``: a lab router or any FRR namespace); {} if FRR does not answer."""
     try:
         data = json.loads(vtysh(r, "show ip ospf neighbor json") or "{}")
     except (ValueError, nx.LabError):
         return {}
-    out: dict[str, str] = {}
+    out: dict[str, dict[str, str]] = {}
     for rid, entries in data.get("neighbors", {}).items():
         for e in entries if isinstance(entries, list) else [entries]:
-            out[rid] = str(e.get("converged") or e.get("nbrState") or e.get("state", ""))
+            out[rid] = {"state": str(e.get("converged") or e.get("nbrState") or e.get("state", "")),
+                        "interface": str(e.get("ifaceName", "")).split(":")[0]}
     return out
+
+
+def ospf_neighbors(r: RouterPlan | str) -> dict[str, str]:
+    """Neighbour router-id -> state (``Full/-`` ...)."""
+    return {rid: n["state"] for rid, n in ospf_neighbor_table(r).items()}
 
 
 # --- teardown ---------------------------------------------------------------------------------

@@ -280,17 +280,7 @@ class Twin:
 
     def ospf_neighbors(self, router: str) -> dict[str, dict[str, str]]:
         """Neighbour router-id -> {"state", "interface"} (``show ip ospf neighbor json``)."""
-        try:
-            data = json.loads(self.vtysh(router, "show ip ospf neighbor json") or "{}")
-        except (ValueError, nx.LabError):
-            return {}
-        out: dict[str, dict[str, str]] = {}
-        for rid, entries in data.get("neighbors", {}).items():
-            for e in entries if isinstance(entries, list) else [entries]:
-                state = str(e.get("converged") or e.get("nbrState") or e.get("state", ""))
-                ifname = str(e.get("ifaceName", "")).split(":")[0]
-                out[rid] = {"state": state, "interface": ifname}
-        return out
+        return lab_routers.ospf_neighbor_table(self.ns[router])
 
     def adjacency(self) -> dict[str, tuple[str, str]]:
         """Per link: the OSPF neighbour state seen on that link's interface at each end."""

@@ -152,8 +152,9 @@ def drift_one(inv: Inventory, name: str, known_hosts: Path, *, timeout: float = 
     rendered = render(inv, name)
     with open_session(inv, name, known_hosts, timeout=timeout) as s:
         drv = driver_for(s, inv)
-        change = drv.compare(rendered)
-        unsaved = drv.unsaved()
+        running = drv.get_config("running")
+        change = drv.compare(rendered, running)
+        unsaved = drv.unsaved(running)
     parts = []
     if not change.empty:
         parts.append(f"running != intended ({change.config.summary()}"

@@ -39,12 +39,20 @@ from simpul.inventory.models import Inventory
 from .collect import HELPER, device_facts
 from .connection import Session
 from .differ import ConfigDiff, diff_config
-from .parse import Facts
+from .parse import Facts, frr_ospf_neighbors
 from .render import Rendered, resolve_secrets
 
 log = logging.getLogger(__name__)
 
 Step = Callable[[str], None]
+
+
+def _same_config(a: str, b: str) -> bool:
+    """Equal but for the header a show command adds and blank/``!`` lines."""
+    def body(t: str) -> list[str]:
+        return [ln.rstrip() for ln in t.splitlines()
+                if ln.strip() not in ("", "!", "Building configuration...", "Current configuration:")]
+    return body(a) == body(b)
 
 
 class DriverError(SimpulError):
@@ -91,12 +99,23 @@ class Driver:
     def get_config(self, which: str = "running") -> str:
         raise NotImplementedError
 
-    def compare(self, rendered: Rendered) -> Change:
-        return Change(diff_config(self.platform, rendered.main, self.get_config("running")))
+    def compare(self, rendered: Rendered, running: str | None = None) -> Change:
+        """What a push would change (``running``: the running config, if already fetched)."""
+        return Change(diff_config(self.platform, rendered.main,
+                                  running if running is not None else self.get_config("running")))
 
-    def unsaved(self) -> ConfigDiff:
+    def unsaved(self, running: str | None = None) -> ConfigDiff:
         """Running vs startup: what would be lost on a reboot (empty = saved)."""
-        return diff_config(self.platform, self.get_config("running"), self.get_config("startup"))
+        running = running if running is not None else self.get_config("running")
+        startup = self.get_config("startup")
+        if _same_config(running, startup):
+            return ConfigDiff(self.platform)  # the common case, without parsing both
+        return diff_config(self.platform, running, startup)
+
+    def ospf_neighbors(self) -> dict[str, dict[str, str]]:
+        """OSPF neighbours (router-id -> state, address, interface): the push's pre/post-check."""
+        neighbors: dict[str, dict[str, str]] = self.get_facts()["ospf_neighbors"]
+        return neighbors
 
     # --- write -----------------------------------------------------------------------------
 
@@ -158,8 +177,12 @@ class FrrDriver(Driver):
     def acl_present(self) -> bool:
         return bool(self.helper("acl-show").get("present"))
 
-    def compare(self, rendered: Rendered) -> Change:
-        change = Change(diff_config("frr", rendered.files["frr.conf"], self.get_config("running")))
+    def ospf_neighbors(self) -> dict[str, dict[str, str]]:
+        return frr_ospf_neighbors(self.s.show("show ip ospf neighbor json"))
+
+    def compare(self, rendered: Rendered, running: str | None = None) -> Change:
+        change = Change(diff_config("frr", rendered.files["frr.conf"],
+                                    running if running is not None else self.get_config("running")))
         want = sorted(rendered.intent.mgmt_acl)
         info = self.helper("acl-show")
         have = sorted(IPv4Network(a) for a in info.get("admit", []))
@@ -305,7 +328,7 @@ class RouterOsDriver(Driver):
         # RouterOS has no separate startup config: every change is saved at once
         return self.s.show("/export terse", read_timeout=120)
 
-    def unsaved(self) -> ConfigDiff:
+    def unsaved(self, running: str | None = None) -> ConfigDiff:
         return ConfigDiff(self.platform)
 
     def commit_config(self, change: Change, *, revert_in: int, step: Step | None = None,

@@ -86,7 +86,7 @@ def _plan_result(name: str, change: Change) -> Result:
 
 
 def _full(drv: Driver) -> dict[str, str]:
-    return {rid: n.get("interface", "") for rid, n in drv.get_facts()["ospf_neighbors"].items()
+    return {rid: n.get("interface", "") for rid, n in drv.ospf_neighbors().items()
             if n["state"].startswith("Full")}
 
 
@@ -106,7 +106,8 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
     s1 = open_session(inv, name, known_hosts, timeout=opts.timeout)
     try:
         drv = driver_for(s1, inv)
-        change = drv.compare(rendered)
+        running = drv.get_config("running")
+        change = drv.compare(rendered, running)
         if change.empty or not opts.apply:
             return _plan_result(name, change)
         data = {"lines": change.line_count(), "commands": change.config.commands, "host": change.host}
@@ -119,7 +120,7 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
             return Result(name, Status.CHANGED, f"pushed {change.line_count()} line(s) without "
                           "commit-confirm; saved", data=data, diff=change.text())
         # 1. pre-check
-        unsaved = drv.unsaved()
+        unsaved = drv.unsaved(running)
         if not unsaved.empty and not opts.allow_unsaved:
             return Result(name, Status.FAILED, "pre-check failed: the router has unsaved changes "
                           f"({unsaved.summary()}); see 'simpul net drift', save or revert them "
