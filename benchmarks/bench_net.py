@@ -42,16 +42,16 @@ import yaml
 from netmiko import ConnectHandler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lab import synthetic_inventory  # noqa: E402
+from bench_lab import synthetic_inventory
 
-from simpul.inventory.loader import load_inventory  # noqa: E402
-from simpul.inventory.models import Inventory  # noqa: E402
-from simpul.lab import orchestrate  # noqa: E402
-from simpul.lab.state import LabState  # noqa: E402
-from simpul.lab.topology import router_ns  # noqa: E402
-from simpul.network.backup import backup  # noqa: E402
-from simpul.network.push import PushOptions, push  # noqa: E402
-from simpul.ssh import netmiko_params  # noqa: E402
+from simpul.inventory.loader import load_inventory
+from simpul.inventory.models import Inventory
+from simpul.lab import orchestrate
+from simpul.lab.state import LabState
+from simpul.lab.topology import router_ns
+from simpul.network.backup import backup
+from simpul.network.push import PushOptions, push
+from simpul.ssh import netmiko_params
 
 PARALLEL = 20
 LINES = [f"ip route 10.199.250.{i}/32 Null0" for i in range(10)]
