@@ -19,6 +19,13 @@ exactly these verbs, via the router login shell (``ssh router 'simpul-helper <ve
 ``status``                     armed rollback and the last rollback (JSON)
 ``startup``                    print the saved config (frr.conf) — running vs startup drift
 ``ping ADDR [SRC]``            ping from the router (the post-check reaches the Pusat Data)
+``checkpoint-arm SECONDS``     ``checkpoint`` and ``arm`` in one step
+``confirm-if ID WAIT RIDS PINGS``  the push's post-check on the router (OSPF neighbours RIDS
+                               Full again within WAIT s, ``ADDR/SRC`` pings answered; ``-`` for
+                               none), then ``confirm ID`` only if it passed (JSON)
+
+Several verbs can go in one call, separated by ``+`` (``acl-show + startup + ping ADDR``): the
+answer is a JSON list, one entry per verb.
 
 Restoring uses FRR's own ``frr-reload.py --reload`` against the saved running config (FRR's
 "configure replace"), then puts frr.conf back byte for byte and reloads the saved nftables
@@ -233,6 +240,56 @@ def restore(ns: str, cid: str, reason: str) -> None:
         raise HelperError("; ".join(problems))
 
 
+def _list(arg: str) -> list[str]:
+    return [] if arg == "-" else arg.split(",")
+
+
+def _full_neighbors(ns: str) -> set[str]:
+    try:
+        data = json.loads(vtysh(ns, "show ip ospf neighbor json") or "{}")
+    except (HelperError, ValueError):
+        return set()
+    out = set()
+    for rid, entries in data.get("neighbors", {}).items():
+        for e in entries if isinstance(entries, list) else [entries]:
+            if str(e.get("nbrState") or e.get("state") or "").startswith("Full"):
+                out.add(rid)
+    return out
+
+
+def _reachable(addr: str, src: str | None) -> bool:
+    cmd = ["/usr/bin/ping", "-n", "-q", "-c", "1", "-W", "1", str(ipaddress.IPv4Address(addr))]
+    if src:
+        cmd[1:1] = ["-I", str(ipaddress.IPv4Address(src))]
+    # one echo at a time, up to 3: the first answer ends it (radio links lose some packets)
+    return any(_run(cmd, timeout=5).returncode == 0 for _ in range(3))
+
+
+def confirm_if(ns: str, session: str, cid: str, wait: float, neighbors: list[str],
+               pings: list[str]) -> dict[str, object]:
+    """The push's post-check on the router, then the confirm — only if it passed: every OSPF
+    neighbour in ``neighbors`` is Full again within ``wait`` s and every ``ADDR[/SRC]`` in
+    ``pings`` answers. Otherwise nothing is confirmed (the caller rolls back, or the timer
+    does). One call instead of several (each is a login shell, sudo and a Python start)."""
+    deadline = time.monotonic() + min(wait, 120)
+    missing = set(neighbors)
+    while True:
+        missing = set(neighbors) - _full_neighbors(ns)
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    unreachable: list[str] = []
+    if not missing:
+        for p in pings:
+            addr, _, src = p.partition("/")
+            if not _reachable(addr, src or None):
+                unreachable.append(addr)
+    ok = not missing and not unreachable
+    if ok:
+        confirm(ns, cid, session)
+    return {"confirmed": ok, "missing": sorted(missing), "unreachable": unreachable}
+
+
 def rollback(ns: str, cid: str, reason: str) -> None:
     info = _read_armed(ns)
     if info and info.get("id") == cid:
@@ -277,49 +334,70 @@ def status(ns: str) -> dict[str, object]:
     return {"armed": _read_armed(ns), "last_rollback": last_rb}
 
 
+class UsageError(HelperError):
+    pass
+
+
+def dispatch(ns: str, session: str, verb: str, args: list[str]) -> object:
+    """Run one verb; its JSON-able answer (``startup``: the text)."""
+    if verb == "facts" and not args:
+        return {"uptime_seconds": uptime_seconds(ns), "acl": acl_show(), **status(ns)}
+    if verb == "acl-show" and not args:
+        return acl_show()
+    if verb == "acl-set":
+        acl_set(args)
+        return acl_show()
+    if verb == "checkpoint" and not args:
+        return {"id": checkpoint(ns)}
+    if verb == "arm" and len(args) == 2 and args[1].isdigit():
+        return arm(ns, args[0], int(args[1]), session)
+    if verb == "checkpoint-arm" and len(args) == 1 and args[0].isdigit():
+        return arm(ns, checkpoint(ns), int(args[0]), session)
+    if verb == "confirm" and len(args) == 1:
+        confirm(ns, args[0], session)
+        return {"confirmed": args[0]}
+    if verb == "confirm-if" and len(args) == 4:
+        return confirm_if(ns, session, args[0], float(args[1]), _list(args[2]), _list(args[3]))
+    if verb == "rollback" and len(args) == 1:
+        rollback(ns, args[0], "rolled back on request")
+        return {"rolled_back": args[0]}
+    if verb == "status" and not args:
+        return status(ns)
+    if verb == "startup" and not args:
+        return (router_dir(ns) / "frr" / "frr.conf").read_text()
+    if verb == "ping" and 1 <= len(args) <= 2:
+        return {"address": str(ipaddress.IPv4Address(args[0])),
+                "reachable": _reachable(args[0], args[1] if len(args) == 2 else None)}
+    raise UsageError(f"unknown verb or wrong arguments: {verb}")
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--timer"] and len(argv) == 3:
         timer(own_namespace(), argv[1], float(argv[2]))
         return 0
     if len(argv) < 3 or argv[0] != "--session":
-        print("usage: router-helper --session SSH_CONNECTION VERB [ARGS]", file=sys.stderr)
+        print("usage: router-helper --session SSH_CONNECTION VERB [ARGS] [+ VERB [ARGS] ...]",
+              file=sys.stderr)
         return 2
-    session, verb, args = argv[1], argv[2], argv[3:]
+    session, words = argv[1], argv[2:]
     ns = own_namespace()
-    if verb == "facts" and not args:
-        out: object = {"uptime_seconds": uptime_seconds(ns), "acl": acl_show(), **status(ns)}
-    elif verb == "acl-show" and not args:
-        out = acl_show()
-    elif verb == "acl-set":
-        acl_set(args)
-        out = acl_show()
-    elif verb == "checkpoint" and not args:
-        out = {"id": checkpoint(ns)}
-    elif verb == "arm" and len(args) == 2 and args[1].isdigit():
-        out = arm(ns, args[0], int(args[1]), session)
-    elif verb == "confirm" and len(args) == 1:
-        confirm(ns, args[0], session)
-        out = {"confirmed": args[0]}
-    elif verb == "rollback" and len(args) == 1:
-        rollback(ns, args[0], "rolled back on request")
-        out = {"rolled_back": args[0]}
-    elif verb == "status" and not args:
-        out = status(ns)
-    elif verb == "startup" and not args:
-        sys.stdout.write((router_dir(ns) / "frr" / "frr.conf").read_text())
-        return 0
-    elif verb == "ping" and 1 <= len(args) <= 2:
-        addrs = [str(ipaddress.IPv4Address(a)) for a in args]
-        cmd = ["/usr/bin/ping", "-n", "-q", "-c", "1", "-W", "1", addrs[0]]
-        if len(addrs) == 2:
-            cmd[1:1] = ["-I", addrs[1]]
-        # one echo at a time, up to 3: the first answer ends it (radio links lose some packets)
-        ok = any(_run(cmd, timeout=5).returncode == 0 for _ in range(3))
-        out = {"address": addrs[0], "reachable": ok}
-    else:
-        print(f"router-helper: unknown verb or wrong arguments: {verb}", file=sys.stderr)
+    # several verbs in one call, separated by '+' (one login-shell/sudo/python start instead of
+    # several): the answer is a JSON list, one entry per verb
+    calls: list[list[str]] = [[]]
+    for w in words:
+        if w == "+":
+            calls.append([])
+        else:
+            calls[-1].append(w)
+    try:
+        outs = [dispatch(ns, session, c[0], c[1:]) for c in calls if c]
+    except UsageError as e:
+        print(f"router-helper: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(out))
+    if len(calls) == 1 and isinstance(outs[0], str):
+        sys.stdout.write(outs[0])  # 'startup' alone: the config as it is
+    else:
+        print(json.dumps(outs if len(calls) > 1 else outs[0]))
     return 0
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any, ClassVar
@@ -53,6 +53,24 @@ def _same_config(a: str, b: str) -> bool:
         return [ln.rstrip() for ln in t.splitlines()
                 if ln.strip() not in ("", "!", "Building configuration...", "Current configuration:")]
     return body(a) == body(b)
+
+
+Pings = list[tuple[IPv4Address, IPv4Address | None]]
+"""(target, source) pairs: the Pusat Data addresses a router must reach, from its loopback."""
+
+
+@dataclass
+class PostCheck:
+    """What the push's post-check found (empty lists: passed)."""
+
+    missing: list[str] = field(default_factory=list)
+    """OSPF neighbours (router-ids) that were Full before and are not again."""
+    unreachable: list[IPv4Address] = field(default_factory=list)
+    confirmed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.unreachable
 
 
 class DriverError(SimpulError):
@@ -140,6 +158,33 @@ class Driver:
     def ping(self, target: IPv4Address, source: IPv4Address | None) -> bool:
         raise NotImplementedError
 
+    def prefetch(self, pings: Pings, *, precheck: bool = True) -> None:
+        """Fetch in one go what ``compare`` (and with ``precheck`` the push's pre-check) will
+        ask: a hint; drivers may ignore it."""
+        return None
+
+    def post_check(self, before: Sequence[str], pings: Pings, wait: float) -> PostCheck:
+        """OSPF neighbours ``before`` Full again within ``wait`` s, then every ping answered."""
+        deadline = time.monotonic() + wait
+        while True:
+            now = {r for r, n in self.ospf_neighbors().items() if n["state"].startswith("Full")}
+            missing = [r for r in before if r not in now]
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if missing:
+            return PostCheck(missing=missing)
+        return PostCheck(unreachable=[t for t, src in pings if not self.ping(t, src)])
+
+    def post_check_confirm(self, checkpoint: str, before: Sequence[str], pings: Pings,
+                           wait: float) -> PostCheck:
+        """The post-check, then ``confirm_commit`` only if it passed."""
+        pc = self.post_check(before, pings, wait)
+        if pc.ok:
+            self.confirm_commit(checkpoint)
+            pc.confirmed = True
+        return pc
+
     def _send(self, lines: list[str], step: Step | None, chunk: int) -> None:
         resolved = [resolve_secrets(self.inv, ln) if "<secret:" in ln else ln for ln in lines]
         for i in range(0, len(resolved), max(1, chunk)):
@@ -156,19 +201,58 @@ class FrrDriver(Driver):
 
     platform = "frr"
 
+    def __init__(self, session: Session, inv: Inventory) -> None:
+        super().__init__(session, inv)
+        self._prefetched: dict[str, Any] = {}
+
+    def prefetch(self, pings: Pings, *, precheck: bool = True) -> None:
+        """What ``compare`` and the pre-check need, fetched at once: the running config (and the
+        OSPF neighbours) on their own channels, and one device-helper call for the host part
+        (ACL, startup config, pings) — each helper call is a login shell, sudo and a Python
+        start on the router. Later answers to the same questions come from here, once."""
+        verbs = [["acl-show"]]
+        if precheck:
+            verbs += [["startup"], *(["ping", str(t), *([str(src)] if src else [])] for t, src in pings)]
+        helper = " ".join([HELPER, *[w for i, v in enumerate(verbs) for w in ([*v] if i == 0 else ["+", *v])]])
+        shows = ["show running-config", *(["show ip ospf neighbor json"] if precheck else [])]
+        answers = self.s.exec_many([*shows, helper], timeout=60)
+        for cmd, (rc, out, _err) in zip(shows, answers, strict=False):
+            if rc == 0:
+                self._prefetched[cmd] = out
+        outs = self._helper_answer(verbs[0][0], *answers[-1])
+        outs = outs if len(verbs) > 1 else [outs]
+        self._prefetched["acl-show"] = outs[0]
+        if precheck:
+            self._prefetched["startup"] = outs[1]
+            for (t, src), out in zip(pings, outs[2:], strict=True):
+                self._prefetched[f"ping {t} {src or ''}"] = out
+
+    def _show(self, command: str) -> str:
+        if command in self._prefetched:
+            return str(self._prefetched.pop(command))
+        return self.s.show(command)
+
+    def _cached(self, key: str, *args: str, timeout: float = 60) -> Any:
+        if key in self._prefetched:
+            return self._prefetched.pop(key)
+        return self.helper(*args, timeout=timeout)
+
     def helper(self, *args: str, timeout: float = 60) -> Any:
         rc, out, err = self.s.exec(" ".join([HELPER, *args]), timeout=timeout)
+        return self._helper_answer(args[0], rc, out, err)
+
+    def _helper_answer(self, verb: str, rc: int, out: str, err: str) -> Any:
         err = "\n".join(ln for ln in err.splitlines() if not ln.startswith("sudo: unable to resolve host"))
         if rc != 0:
-            raise DriverError(f"{self.s.name}: device helper '{args[0]}' failed: "
+            raise DriverError(f"{self.s.name}: device helper '{verb}' failed: "
                               f"{(err or out).strip()[:300] or f'exit {rc}'}",
                               hint="the router needs the lab's device helper (simpul lab up installs it)")
         return json.loads(out) if out.strip().startswith(("{", "[")) else out
 
     def get_config(self, which: str = "running") -> str:
         if which == "running":
-            return self.s.show("show running-config")
-        return str(self.helper("startup"))
+            return self._show("show running-config")
+        return str(self._cached("startup", "startup"))
 
     def acl(self) -> list[IPv4Network]:
         info = self.helper("acl-show")
@@ -178,13 +262,24 @@ class FrrDriver(Driver):
         return bool(self.helper("acl-show").get("present"))
 
     def ospf_neighbors(self) -> dict[str, dict[str, str]]:
-        return frr_ospf_neighbors(self.s.show("show ip ospf neighbor json"))
+        return frr_ospf_neighbors(self._show("show ip ospf neighbor json"))
+
+    def post_check_confirm(self, checkpoint: str, before: Sequence[str], pings: Pings,
+                           wait: float) -> PostCheck:
+        """The post-check and the confirm in one device-helper call (``confirm-if``): the
+        router checks its OSPF neighbours and pings, and confirms only if they passed."""
+        ans = self.helper("confirm-if", checkpoint, f"{wait:g}", ",".join(before) or "-",
+                          ",".join(f"{t}/{src}" if src else str(t) for t, src in pings) or "-",
+                          timeout=wait + 60)
+        return PostCheck(missing=list(ans.get("missing", [])),
+                         unreachable=[IPv4Address(a) for a in ans.get("unreachable", [])],
+                         confirmed=bool(ans.get("confirmed")))
 
     def compare(self, rendered: Rendered, running: str | None = None) -> Change:
         change = Change(diff_config("frr", rendered.files["frr.conf"],
                                     running if running is not None else self.get_config("running")))
         want = sorted(rendered.intent.mgmt_acl)
-        info = self.helper("acl-show")
+        info = self._cached("acl-show", "acl-show")
         have = sorted(IPv4Network(a) for a in info.get("admit", []))
         if not info.get("present") or have != want:
             change.host.append("acl-set " + " ".join(str(n) for n in want))
@@ -192,8 +287,7 @@ class FrrDriver(Driver):
 
     def commit_config(self, change: Change, *, revert_in: int, step: Step | None = None,
                       chunk: int = 50) -> str:
-        cid = str(self.helper("checkpoint")["id"])
-        self.helper("arm", cid, str(revert_in))
+        cid = str(self.helper("checkpoint-arm", str(revert_in))["id"])
         if step:
             step(f"checkpoint {cid}; rollback armed for {revert_in} s")
         self._send(change.config.commands, step, chunk)
@@ -227,7 +321,7 @@ class FrrDriver(Driver):
 
     def ping(self, target: IPv4Address, source: IPv4Address | None) -> bool:
         args = ["ping", str(target)] + ([str(source)] if source else [])
-        return bool(self.helper(*args, timeout=30).get("reachable"))
+        return bool(self._cached(f"ping {target} {source or ''}", *args, timeout=30).get("reachable"))
 
 
 # --- Cisco IOS / IOS-XE -------------------------------------------------------------------------

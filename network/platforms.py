@@ -27,12 +27,16 @@ class Platform:
     """Regex that marks a rejected command in the device's answer."""
     supported: bool = True
     note: str = ""
+    exec_channel: bool = False
+    """The login shell runs one command per SSH channel (``ssh router 'show ...'``), so
+    several can run at once and a login needs no interactive CLI (Linux+FRR)."""
 
 
 PLATFORMS: dict[str, Platform] = {
     "frr": Platform("frr", "cisco_ios",
                     r"% Unknown command|% Command incomplete|% Invalid|% Ambiguous|% Can't|"
-                    r"% Configuration failed|% Malformed|% Not a valid|% There is no"),
+                    r"% Configuration failed|% Malformed|% Not a valid|% There is no",
+                    exec_channel=True),
     "cisco_ios": Platform("cisco_ios", "cisco_ios",
                           r"% Invalid input|% Incomplete command|% Ambiguous command|% Unknown"),
     "cisco_xe": Platform("cisco_xe", "cisco_xe",

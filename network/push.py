@@ -33,8 +33,8 @@ from simpul.inventory.models import Inventory
 from simpul.results import Result, Status
 from simpul.runner import Hook, run_each
 
-from .connection import CommandRejected, Session, SessionLost, open_session
-from .drivers import Change, Driver, DriverError, driver_for
+from .connection import CommandRejected, SessionLost, open_session
+from .drivers import Change, Driver, DriverError, PostCheck, driver_for
 from .intent import DeviceIntent, pusat_data_targets
 from .render import render
 
@@ -106,6 +106,8 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
     s1 = open_session(inv, name, known_hosts, timeout=opts.timeout)
     try:
         drv = driver_for(s1, inv)
+        pd = _pd_targets(inv, t)
+        drv.prefetch([(x, t.router_id) for x in pd], precheck=opts.apply and opts.confirm)
         running = drv.get_config("running")
         change = drv.compare(rendered, running)
         if change.empty or not opts.apply:
@@ -126,7 +128,6 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
                           f"({unsaved.summary()}); see 'simpul net drift', save or revert them "
                           "first (or --allow-unsaved)", data=data | {"unsaved": unsaved.commands})
         before = _full(drv)
-        pd = _pd_targets(inv, t)
         for x in pd:
             if not drv.ping(x, t.router_id):
                 return Result(name, Status.FAILED, f"pre-check failed: the Pusat Data ({x}) is not "
@@ -146,28 +147,36 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
             return Result(name, Status.FAILED, f"rolled back ({how}): the pushing session was lost "
                           f"during the change ({e})", data=data, diff=change.text())
         _step(opts, name, f"applied {change.line_count()} line(s); post-check over a fresh login")
-        # 4. post-check over a fresh login
-        s2, problem = _post_check(inv, name, known_hosts, before, pd, t, opts)
+        # 4.+5. post-check over a fresh login, confirmed over it only if it passed, then saved
+        wait = 2 * t.ospf_dead + 3
+        problem: str | None
+        try:
+            s2 = open_session(inv, name, known_hosts, timeout=opts.post_login_timeout, exec_only=True)
+        except UnreachableError as e:
+            problem = (f"management from the NOC is lost: a fresh SSH login failed ({e.reason}); "
+                       "the change would lock the NOC out")
+        else:
+            with s2:
+                d2 = driver_for(s2, inv)
+                try:
+                    pc = d2.post_check_confirm(cid, list(before), [(x, t.router_id) for x in pd], wait)
+                    problem = _problem(inv, name, pc, before, wait)
+                    if problem is None:
+                        d2.save()
+                except DriverError as e:
+                    state = d2.rollback_state(cid)
+                    if state is not None:
+                        return Result(name, Status.FAILED, f"rolled back (by the router's own timer: "
+                                      f"{state}): the push took longer than --revert-in "
+                                      f"{opts.revert_in} s ({e.message})",
+                                      data=data | {"checkpoint": cid}, diff=change.text())
+                    problem = f"the post-check could not run over the fresh login ({e})"
+                except SimpulError as e:
+                    problem = f"the post-check could not run over the fresh login ({e})"
         if problem:
-            if s2 is not None:
-                s2.close()
             how = _rollback_now_or_wait(inv, name, known_hosts, drv, cid, opts)
             return Result(name, Status.FAILED, f"rolled back ({how}): post-check failed: {problem}",
                           data=data | {"checkpoint": cid}, diff=change.text())
-        assert s2 is not None
-        # 5. confirm over the fresh login, then save
-        with s2:
-            d2 = driver_for(s2, inv)
-            try:
-                d2.confirm_commit(cid)
-            except DriverError as e:
-                state = d2.rollback_state(cid)
-                if state is None:
-                    raise
-                return Result(name, Status.FAILED, f"rolled back (by the router's own timer: {state}): "
-                              f"the push took longer than --revert-in {opts.revert_in} s ({e.message})",
-                              data=data | {"checkpoint": cid}, diff=change.text())
-            d2.save()
         _step(opts, name, "confirmed over a fresh login; saved")
         return Result(name, Status.CHANGED, f"pushed {change.line_count()} line(s); post-check "
                       "passed over a fresh login; confirmed and saved",
@@ -182,35 +191,15 @@ def _checkpoint_of(drv: Driver) -> str | None:
     return str(armed["id"]) if armed else None
 
 
-def _post_check(inv: Inventory, name: str, known_hosts: Path, before: dict[str, str],
-                pd: Sequence[IPv4Address], t: DeviceIntent, opts: PushOptions
-                ) -> tuple[Session | None, str | None]:
-    try:
-        s2 = open_session(inv, name, known_hosts, timeout=opts.post_login_timeout)
-    except UnreachableError as e:
-        return None, (f"management from the NOC is lost: a fresh SSH login failed ({e.reason}); "
-                      "the change would lock the NOC out")
-    try:
-        d2 = driver_for(s2, inv)
+def _problem(inv: Inventory, name: str, pc: PostCheck, before: dict[str, str], wait: float) -> str | None:
+    """The post-check's finding in words (None: passed)."""
+    if pc.missing:
         names = _names(inv)
-        deadline = time.monotonic() + 2 * t.ospf_dead + 3
-        missing = set(before)
-        while True:
-            now = _full(d2)
-            missing = {rid for rid in before if rid not in now}
-            if not missing or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        if missing:
-            who = ", ".join(f"{names.get(r, r)} ({r}) on {before[r]}" for r in sorted(missing))
-            return s2, (f"OSPF neighbour(s) {who} were Full before the push and did not come back "
-                        f"within {2 * t.ospf_dead + 3} s")
-        for x in pd:
-            if not d2.ping(x, t.router_id):
-                return s2, f"the Pusat Data ({x}) is no longer reachable from {name}"
-    except SimpulError as e:
-        return s2, f"the post-check could not run over the fresh login ({e})"
-    return s2, None
+        who = ", ".join(f"{names.get(r, r)} ({r}) on {before.get(r, '?')}" for r in sorted(pc.missing))
+        return f"OSPF neighbour(s) {who} were Full before the push and did not come back within {wait} s"
+    if pc.unreachable:
+        return f"the Pusat Data ({pc.unreachable[0]}) is no longer reachable from {name}"
+    return None
 
 
 def _rollback_now_or_wait(inv: Inventory, name: str, known_hosts: Path, drv: Driver,

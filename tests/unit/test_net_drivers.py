@@ -100,14 +100,24 @@ def test_routeros_ping_reads_a_recorded_answer() -> None:
 
 
 class HelperSession(Session):
-    """An FRR session whose second channel answers like the lab's device helper."""
+    """An FRR session whose channels answer like a lab router: the device helper for
+    ``simpul-helper ...``, recorded show outputs for the rest."""
 
-    def exec(self, command: str, *, timeout: float = 30.0, stdin: str | None = None) -> tuple[int, str, str]:
-        self.conn.sent.append(("exec", command))
-        verb = command.split()[1]
-        out = {"checkpoint": {"id": "20261006T102144-abcdef"}, "arm": {"id": "x"},
-               "acl-show": {"present": False, "admit": []}}.get(verb, {})
-        return 0, json.dumps(out), "sudo: unable to resolve host r1: Name or service not known\n"
+    def exec_many(self, commands: Any, *, timeout: float = 30.0, stdin: str | None = None) -> list[tuple[int, str, str]]:
+        answers = {"checkpoint-arm": {"id": "20261006T102144-abcdef"},
+                   "acl-show": {"present": False, "admit": []}, "startup": "hostname r1\n",
+                   "ping": {"reachable": True}}
+        out = []
+        for command in commands:
+            self.conn.sent.append(("exec", command))
+            if not command.startswith("simpul-helper "):
+                out.append((0, self.conn.answers.get(command, ""), ""))
+                continue
+            verbs = " ".join(command.split()[1:]).split(" + ")
+            ans: object = [answers.get(v.split()[0], {}) for v in verbs] if len(verbs) > 1 \
+                else answers.get(verbs[0].split()[0], {})
+            out.append((0, json.dumps(ans), "sudo: unable to resolve host r1: Name or service not known\n"))
+        return out
 
 
 def test_frr_commit_goes_through_the_device_helper() -> None:
@@ -118,6 +128,37 @@ def test_frr_commit_goes_through_the_device_helper() -> None:
     ch.host = ["acl-set 169.254.100.0/24"]
     cid = d.commit_config(ch, revert_in=20)
     d.confirm_commit(cid)
+    assert cid == "20261006T102144-abcdef"
     assert [c for k, c in conn.sent if k == "exec"] == [
-        "simpul-helper checkpoint", f"simpul-helper arm {cid} 20", "simpul-helper acl-set 169.254.100.0/24",
+        "simpul-helper checkpoint-arm 20", "simpul-helper acl-set 169.254.100.0/24",
         f"simpul-helper confirm {cid}"]
+
+
+def test_frr_precheck_asks_the_device_helper_once() -> None:
+    from ipaddress import IPv4Address
+
+    conn = RecordedConn()
+    s = HelperSession("desa-kemloko", PLATFORMS["frr"], conn)
+    d = driver_for(s, INV)
+    pd, src = IPv4Address("10.199.255.1"), IPv4Address("10.199.255.21")
+    d.prefetch([(pd, src)])
+    assert d.get_config("startup") == "hostname r1\n"
+    assert d.ping(pd, src) is True
+    # the running config and OSPF on their own channels, the host side in one helper call
+    assert [c for k, c in conn.sent if k == "exec"] == [
+        "show running-config", "show ip ospf neighbor json",
+        "simpul-helper acl-show + startup + ping 10.199.255.1 10.199.255.21"]
+    d.ping(pd, src)  # asked again (the post-check): a new helper call, not the pre-check's answer
+    assert [c for k, c in conn.sent if k == "exec"][-1] == "simpul-helper ping 10.199.255.1 10.199.255.21"
+
+
+def test_frr_post_check_and_confirm_are_one_helper_call_over_the_fresh_login() -> None:
+    from ipaddress import IPv4Address
+
+    conn = RecordedConn()
+    d = driver_for(HelperSession("desa-kemloko", PLATFORMS["frr"], conn), INV)
+    pc = d.post_check_confirm("20261006T102144-abcdef", ["10.199.255.1"],
+                              [(IPv4Address("10.199.255.1"), IPv4Address("10.199.255.21"))], 11)
+    assert [c for k, c in conn.sent if k == "exec"] == [
+        "simpul-helper confirm-if 20261006T102144-abcdef 11 10.199.255.1 10.199.255.1/10.199.255.21"]
+    assert not pc.confirmed  # the recorded helper answered {} — nothing confirmed, nothing assumed
