@@ -50,6 +50,7 @@ from simpul.lab import orchestrate
 from simpul.lab.state import LabState
 from simpul.lab.topology import router_ns
 from simpul.network.backup import backup
+from simpul.network.differ import clear_parse_cache
 from simpul.network.push import PushOptions, push
 from simpul.ssh import netmiko_params
 
@@ -103,10 +104,25 @@ def check_clean(names: list[str]) -> None:
         assert "10.199.250." not in out, f"{n}: the 10 lines are still there"
 
 
-def timed(fn: Callable[[], Any]) -> float:
-    t = time.perf_counter()
+CPU: dict[str, list[float]] = {}
+
+
+def _busy() -> float:
+    """Machine-wide CPU seconds spent so far (all cores, every process: client and routers)."""
+    f = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    jiffies = [int(x) for x in f]
+    idle = jiffies[3] + jiffies[4]
+    return (sum(jiffies[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(fn: Callable[[], Any], label: str = "") -> float:
+    clear_parse_cache()  # what one CLI run starts with: no vtysh parse cached
+    c, t = _busy(), time.perf_counter()
     fn()
-    return time.perf_counter() - t
+    dt = time.perf_counter() - t
+    if label:
+        CPU.setdefault(label, []).append(_busy() - c)
+    return dt
 
 
 def simpul_push(inv: Inventory, names: list[str], kh: Path, confirm: bool) -> None:
@@ -141,14 +157,16 @@ def variant(label: str, inv_dir: Path, st: LabState, runs: int, tmp: Path) -> di
         first = push(inv, names, kh, PushOptions(apply=True, revert_in=60), parallel=PARALLEL)
         assert all(r.ok for r in first), [(r.target, r.message) for r in first if not r.ok]
         for i in range(runs):
-            res["backup"]["floor"].append(timed(lambda: floor_backup(inv, names, kh)))
-            res["backup"]["simpul"].append(timed(lambda: simpul_backup(inv, names, kh, tmp)))
+            res["backup"]["floor"].append(timed(lambda: floor_backup(inv, names, kh), f"{label} backup floor"))
+            res["backup"]["simpul"].append(timed(lambda: simpul_backup(inv, names, kh, tmp),
+                                                 f"{label} backup simpul"))
             for mode, confirm in (("push", True), ("push --no-confirm", False)):
                 add_lines(names)
-                res[mode]["simpul"].append(timed(lambda c=confirm: simpul_push(inv, names, kh, c)))  # type: ignore[misc]
+                res[mode]["simpul"].append(timed(lambda c=confirm: simpul_push(inv, names, kh, c),  # type: ignore[misc]
+                                                 f"{label} {mode} simpul"))
                 check_clean(names)
                 add_lines(names)
-                res[mode]["floor"].append(timed(lambda: floor_push(inv, names, kh)))
+                res[mode]["floor"].append(timed(lambda: floor_push(inv, names, kh), f"{label} {mode} floor"))
                 check_clean(names)
             print(f"  run {i + 1}/{runs} done", flush=True)
     finally:
@@ -156,8 +174,10 @@ def variant(label: str, inv_dir: Path, st: LabState, runs: int, tmp: Path) -> di
     for what, target in (("backup", 1.2), ("push", 2.0), ("push --no-confirm", 1.2)):
         s, f = res[what]["simpul"], res[what]["floor"]
         ratio = statistics.median(s) / statistics.median(f)
+        cs, cf = (statistics.median(CPU[f"{label} {what} {k}"]) for k in ("simpul", "floor"))
         print(f"  {what:<18} simpul {fmt(s)} | netmiko floor {fmt(f)} | x{ratio:.2f} "
-              f"(target <= {target}x: {'met' if ratio <= target else 'MISSED'})", flush=True)
+              f"(target <= {target}x: {'met' if ratio <= target else 'MISSED'}) | machine CPU "
+              f"{cs:.1f} s vs {cf:.1f} s", flush=True)
     return res
 
 

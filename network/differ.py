@@ -93,6 +93,11 @@ _MARKED: dict[str, str] = {}
 _MARKED_MAX = 512
 
 
+def clear_parse_cache() -> None:
+    """Forget the cached ``vtysh -m`` parses (benchmarks: start like a fresh CLI run)."""
+    _MARKED.clear()
+
+
 class _LocalVtysh:
     """What frr-reload's ``Config`` needs from vtysh: ``mark_file`` (``vtysh -m``, no daemons).
 

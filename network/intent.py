@@ -161,6 +161,7 @@ def device_intent(inv: Inventory, name: str) -> DeviceIntent:
         mgmt_acl=tuple(inv.organisation.noc_ranges), banner=banner_text(inv),
         username=dev.username, credential=dev.credential, snmp=snmp,
         ntp_servers=tuple(inv.organisation.ntp_servers), log_host=log_host,
+        static_routes=tuple((r.prefix, r.via) for r in dev.static_routes),
         neighbors=tuple(sorted(set(neighbors))),
     )
 

@@ -86,6 +86,24 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
             loops[d.loopback] = name
             in_plan(d.loopback, ["loopbacks"], ("devices", name, "loopback"))
 
+    # static routes: the next hop must be on one of the device's own networks (else the router
+    # never installs the route)
+    connected: dict[str, list[IPv4Network]] = {n: [] for n in inv.devices}
+    for name, d in inv.devices.items():
+        connected[name] += [a.network for i in d.interfaces.values()
+                            for a in [i.address, *i.secondary] if a is not None]
+    for link in inv.links.values():
+        for end in (link.a, link.b):
+            dev = end.split(":", 1)[0]
+            if dev in connected:
+                connected[dev].append(link.prefix)
+    for name, d in inv.devices.items():
+        for i, r in enumerate(d.static_routes):
+            if not any(r.via in net for net in connected[name]):
+                p(("devices", name, "static_routes", i, "via"),
+                  f"next hop {r.via} is on none of {name}'s networks "
+                  f"({', '.join(map(str, connected[name])) or 'it has none'})")
+
     # prefixes: links and site LANs, no duplicates or overlaps
     prefixes: list[tuple[IPv4Network, str, tuple[str | int, ...]]] = []
     for name, link in inv.links.items():

@@ -211,6 +211,14 @@ class Interface(Strict):
     kind: Literal["link", "lan", "mgmt", "loopback"] | None = None
 
 
+class StaticRoute(Strict):
+    """A static route the router must carry (e.g. a desa LAN behind a non-OSPF CPE)."""
+
+    prefix: IPv4Network
+    via: IPv4Address = Field(description="next hop")
+    description: str | None = None
+
+
 class Device(Strict):
     site: Name
     platform: Platform
@@ -223,6 +231,7 @@ class Device(Strict):
     snmp: Snmp | None = None
     groups: list[Name] = []
     interfaces: dict[str, Interface] = {}
+    static_routes: list[StaticRoute] = []
     model: str | None = None
     serial: str | None = None
     tags: dict[str, str] = {}

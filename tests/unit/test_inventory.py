@@ -196,3 +196,15 @@ def test_select() -> None:
         select(inv, ["site=atlantis"])
     with pytest.raises(UsageError, match="unknown selector key"):
         select(inv, ["colour=red"])
+
+
+def test_static_route_next_hop_must_be_on_the_devices_networks(lab_copy: Path) -> None:
+    f = lab_copy / "devices.yaml"
+    edit(f, "desa-kemloko: {site: desa-kemloko,",
+         "desa-kemloko: {site: desa-kemloko, static_routes: [{prefix: 10.199.40.0/28, via: 10.199.32.2}, "
+         "{prefix: 10.199.41.0/28, via: 10.199.99.9}],")
+    probs = problems_of(lab_copy)
+    assert len(probs) == 1, probs  # the first next hop is on the desa LAN: fine
+    assert probs[0].startswith(f"inv/devices.yaml:{line_of(f, '10.199.41.0/28')} "
+                               "devices.desa-kemloko.static_routes[1].via: next hop 10.199.99.9 is on none of "
+                               "desa-kemloko's networks (10.199.32.0/28, 10.199.0.16/30)"), probs

@@ -128,3 +128,18 @@ def test_git_repo_one_commit_per_run_and_notice_to_mbox(tmp_path: Path) -> None:
         notify("smtp:nowhere", "s", "b")
     assert subprocess.run(["git", "-C", str(g.path), "status", "--porcelain"], capture_output=True,
                           text=True, check=True).stdout == ""
+
+
+def test_static_routes_from_the_inventory_render_on_every_platform(lab_copy: Path) -> None:
+    readme = (REPO / "inventory" / "README.md").read_text()
+    import re
+
+    (lab_copy.parent / "ex").mkdir()
+    (lab_copy.parent / "ex" / "example.yaml").write_text(re.findall(r"```yaml\n(.*?)```", readme, re.S)[0])
+    inv = load_inventory(lab_copy.parent / "ex")
+    assert "ip route 10.110.0.64 255.255.255.192 10.251.0.2\n" in render(inv, "core-pd-1").main
+    p = lab_copy / "devices.yaml"
+    p.write_text(p.read_text().replace("desa-kemloko: {site: desa-kemloko,",
+                                       "desa-kemloko: {site: desa-kemloko, static_routes: "
+                                       "[{prefix: 10.199.40.0/28, via: 10.199.32.2}],"))
+    assert "ip route 10.199.40.0/28 10.199.32.2\n" in render(load_inventory(lab_copy), "desa-kemloko").main
