@@ -77,9 +77,11 @@ def fetch_one(inv: Inventory, name: str, known_hosts: Path, *, timeout: float = 
     """The normalised running config of one router (``value``: the text for git)."""
     with open_session(inv, name, known_hosts, timeout=timeout) as s:
         drv = driver_for(s, inv)
+        if isinstance(drv, FrrDriver):
+            drv.prefetch([], precheck=False)  # the host part's helper call beside the CLI read
         text = normalise(drv.get_config("running"))
         if isinstance(drv, FrrDriver):  # the host part of a Linux+FRR router
-            acl = drv.helper("acl-show")
+            acl = drv.acl_info()
             text += ("! host: management ACL (nftables table simpul_mgmt) admits ssh,snmp from "
                      + (" ".join(acl.get("admit", [])) or "nowhere") + "\n") if acl.get("present") \
                 else "! host: no management ACL\n"

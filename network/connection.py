@@ -124,6 +124,12 @@ class Session:
                   stdin: str | None = None) -> list[tuple[int, str, str]]:
         """Run ``commands`` at the same time, one channel each on this session's transport
         (SSH multiplexes them; no threads): ``[(exit code, stdout, stderr)]`` in order."""
+        return self.exec_wait(self.exec_start(commands, timeout=timeout, stdin=stdin), timeout=timeout)
+
+    def exec_start(self, commands: Sequence[str], *, timeout: float = 30.0,
+                   stdin: str | None = None) -> list[Any]:
+        """Start ``commands`` on channels of their own and return at once (collect the answers
+        with :meth:`exec_wait`); meanwhile the session's CLI can be used."""
         try:
             transport = self._transport()
             chans = []
@@ -135,6 +141,14 @@ class Session:
                     chan.sendall(stdin.encode())
                 chan.shutdown_write()
                 chans.append(chan)
+            return chans
+        except (TimeoutError, paramiko.SSHException, OSError, EOFError) as e:
+            first = commands[0].split()[0] if commands and commands[0].split() else "?"
+            raise SessionLost(self.name, f"'{first}' failed in transit ({e})") from e
+
+    def exec_wait(self, chans: Sequence[Any], *, timeout: float = 30.0) -> list[tuple[int, str, str]]:
+        """The answers of channels from :meth:`exec_start`, in order."""
+        try:
             bufs = [(bytearray(), bytearray()) for _ in chans]
             pending = set(range(len(chans)))
             deadline = time.monotonic() + timeout
@@ -161,8 +175,7 @@ class Session:
                 chan.close()
             return res
         except (TimeoutError, paramiko.SSHException, OSError, EOFError) as e:
-            first = commands[0].split()[0] if commands and commands[0].split() else "?"
-            raise SessionLost(self.name, f"'{first}' failed in transit ({e})") from e
+            raise SessionLost(self.name, f"a command failed in transit ({e})") from e
 
     def alive(self) -> bool:
         try:

@@ -206,20 +206,19 @@ class FrrDriver(Driver):
         self._prefetched: dict[str, Any] = {}
 
     def prefetch(self, pings: Pings, *, precheck: bool = True) -> None:
-        """What ``compare`` and the pre-check need, fetched at once: the running config (and the
-        OSPF neighbours) on their own channels, and one device-helper call for the host part
-        (ACL, startup config, pings) — each helper call is a login shell, sudo and a Python
-        start on the router. Later answers to the same questions come from here, once."""
+        """What ``compare`` and the pre-check need, fetched at once: one device-helper call for
+        the host part (ACL, startup config, pings — each helper call is a login shell, sudo and a
+        Python start on the router) runs on its own channel while the CLI session reads the
+        running config (and the OSPF neighbours). Later answers come from here, once."""
         verbs = [["acl-show"]]
         if precheck:
             verbs += [["startup"], *(["ping", str(t), *([str(src)] if src else [])] for t, src in pings)]
         helper = " ".join([HELPER, *[w for i, v in enumerate(verbs) for w in ([*v] if i == 0 else ["+", *v])]])
-        shows = ["show running-config", *(["show ip ospf neighbor json"] if precheck else [])]
-        answers = self.s.exec_many([*shows, helper], timeout=60)
-        for cmd, (rc, out, _err) in zip(shows, answers, strict=False):
-            if rc == 0:
-                self._prefetched[cmd] = out
-        outs = self._helper_answer(verbs[0][0], *answers[-1])
+        chans = self.s.exec_start([helper], timeout=60)
+        self._prefetched["show running-config"] = self.s.show("show running-config")
+        if precheck:
+            self._prefetched["show ip ospf neighbor json"] = self.s.show("show ip ospf neighbor json")
+        outs = self._helper_answer(verbs[0][0], *self.s.exec_wait(chans, timeout=60)[0])
         outs = outs if len(verbs) > 1 else [outs]
         self._prefetched["acl-show"] = outs[0]
         if precheck:
@@ -253,6 +252,11 @@ class FrrDriver(Driver):
         if which == "running":
             return self._show("show running-config")
         return str(self._cached("startup", "startup"))
+
+    def acl_info(self) -> dict[str, Any]:
+        """The management ACL in force (``{"present", "admit": [CIDR...]}``)."""
+        info: dict[str, Any] = self._cached("acl-show", "acl-show")
+        return info
 
     def acl(self) -> list[IPv4Network]:
         info = self.helper("acl-show")

@@ -162,7 +162,9 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
                     pc = d2.post_check_confirm(cid, list(before), [(x, t.router_id) for x in pd], wait)
                     problem = _problem(inv, name, pc, before, wait)
                     if problem is None:
-                        d2.save()
+                        # the pushing session's CLI is still open: saving there costs no new
+                        # process on the router; the fresh login saves if it was cut meanwhile
+                        (drv if s1.alive() else d2).save()
                 except DriverError as e:
                     state = d2.rollback_state(cid)
                     if state is not None:
