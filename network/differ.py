@@ -29,6 +29,7 @@ import os
 import re
 import subprocess
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -113,9 +114,7 @@ class _LocalVtysh:
                             timeout=30, check=False)
         if cp.returncode != 0:
             raise ConfigError(f"vtysh could not parse the config: {(cp.stderr or cp.stdout).strip()[:300]}")
-        if len(_MARKED) >= _MARKED_MAX:
-            _MARKED.pop(next(iter(_MARKED)))
-        _MARKED[text] = cp.stdout
+        _remember(text, cp.stdout)
         return cp.stdout
 
 
@@ -126,6 +125,34 @@ def _strip_header(text: str) -> str:
             continue
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def mark_together(texts: list[str]) -> None:
+    """Mark several configs with ONE ``vtysh -m`` (a vtysh start is most of its cost) and cache
+    each one's marking. The texts are joined by a comment line that vtysh passes through; each
+    part is cut back to exactly what marking it alone gives (a unit test compares them)."""
+    todo = [t for t in dict.fromkeys(texts) if _strip_header(t) not in _MARKED]
+    if len(todo) < 2:
+        return
+    sep = f"! simpul-split {uuid.uuid4().hex}"
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", prefix="simpul-frr-") as f:
+        f.write(f"\n{sep}\n".join(_strip_header(t).rstrip("\n") for t in todo) + "\n")
+        f.flush()
+        cp = subprocess.run(["vtysh", "-m", "-f", f.name], capture_output=True, text=True, timeout=30,
+                            check=False)
+    parts = cp.stdout.replace("\r\n", "\n").split(f"{sep}\n")
+    if cp.returncode != 0 or len(parts) != len(todo):
+        return  # each text is marked on its own later, with its own error message
+    for text, part in zip(todo, parts, strict=True):
+        if not part.rstrip().endswith("\nend"):
+            part = part.rstrip("\n") + "\n\nend\n"
+        _remember(_strip_header(text), part)
+
+
+def _remember(text: str, marked: str) -> None:
+    if len(_MARKED) >= _MARKED_MAX:
+        _MARKED.pop(next(iter(_MARKED)))
+    _MARKED[text] = marked
 
 
 def _frr_config(text: str) -> Any:
@@ -145,6 +172,7 @@ def _frr_ignored(ctx_keys: tuple[str, ...]) -> bool:
 def frr_diff(intended: str, running: str) -> ConfigDiff:
     """FRR: the commands (via frr-reload's comparison) that make ``running`` equal ``intended``."""
     mod = _frr_reload()
+    mark_together([intended, running])
     new, run = _frr_config(intended), _frr_config(running)
     to_add, to_del = mod.compare_context_objects(new, run)
     d = ConfigDiff("frr")

@@ -143,3 +143,23 @@ def test_static_routes_from_the_inventory_render_on_every_platform(lab_copy: Pat
                                        "desa-kemloko: {site: desa-kemloko, static_routes: "
                                        "[{prefix: 10.199.40.0/28, via: 10.199.32.2}],"))
     assert "ip route 10.199.40.0/28 10.199.32.2\n" in render(load_inventory(lab_copy), "desa-kemloko").main
+
+
+def test_marking_frr_configs_together_equals_marking_each_alone(tmp_path: Path) -> None:
+    from simpul.network import differ
+
+    texts = [(GOLDEN / "desa-kemloko.frr.conf").read_text(), (GOLDEN / "core-1.frr.conf").read_text(),
+             *(p.read_text() for p in sorted((FIX / "frr").rglob("show_running-config.txt")))]
+    differ.clear_parse_cache()
+    differ.mark_together(texts)  # one vtysh for all
+    together = [differ._LocalVtysh().mark_file(_file(tmp_path, i, differ._strip_header(t)))
+                for i, t in enumerate(texts)]
+    differ.clear_parse_cache()
+    alone = [differ._LocalVtysh().mark_file(_file(tmp_path, i, differ._strip_header(t)))
+             for i, t in enumerate(texts)]
+    assert len(texts) == 4 and together == alone
+
+
+def _file(d: Path, i: int, text: str) -> str:
+    (d / f"{i}.conf").write_text(text)
+    return str(d / f"{i}.conf")
