@@ -152,6 +152,7 @@ def test_marking_frr_configs_together_equals_marking_each_alone(tmp_path: Path) 
              *(p.read_text() for p in sorted((FIX / "frr").rglob("show_running-config.txt")))]
     differ.clear_parse_cache()
     differ.mark_together(texts)  # one vtysh for all
+    assert len(differ._MARKED) == 4  # all four came from the joint run (mark_file hits the cache)
     together = [differ._LocalVtysh().mark_file(_file(tmp_path, i, differ._strip_header(t)))
                 for i, t in enumerate(texts)]
     differ.clear_parse_cache()
