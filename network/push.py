@@ -8,8 +8,9 @@
 2. **a way back** — the driver's checkpoint and a revert timer on the device (FRR: the device
    helper; Cisco: archive + revert timer; Huawei: commit trial; MikroTik: scheduled revert);
 3. **only the diff** is applied;
-4. **post-check over a fresh SSH login** — management still reachable from the NOC, the OSPF
-   neighbours that were Full are Full again, the Pusat Data still reachable;
+4. **post-check over a fresh SSH login** — management still reachable from the NOC (that fresh
+   SSH login, and SNMP if it answered before), the OSPF neighbours that were Full are Full again,
+   the Pusat Data still reachable;
 5. **confirm** over that fresh login and save — or **roll back**: at once through the pushing
    session if it still works, otherwise the device's timer does it (a cut session, an ACL that
    locks the NOC out). Either way the result says "rolled back" and why.
@@ -37,6 +38,7 @@ from .connection import CommandRejected, SessionLost, open_session
 from .drivers import Change, Driver, DriverError, PostCheck, driver_for
 from .intent import DeviceIntent, pusat_data_targets
 from .render import render
+from .snmpcheck import snmp_answers
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +130,15 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
                           f"({unsaved.summary()}); see 'simpul net drift', save or revert them "
                           "first (or --allow-unsaved)", data=data | {"unsaved": unsaved.commands})
         before = _full(drv)
+        snmp_before = snmp_answers(inv, name)
         for x in pd:
             if not drv.ping(x, t.router_id):
                 return Result(name, Status.FAILED, f"pre-check failed: the Pusat Data ({x}) is not "
                               f"reachable from {name} before the push (link down?); not touching a "
                               "router whose post-check could not pass", data=data)
-        _step(opts, name, f"pre-check ok: {len(before)} OSPF neighbour(s) Full, Pusat Data reachable")
+        _step(opts, name, f"pre-check ok: {len(before)} OSPF neighbour(s) Full, Pusat Data reachable"
+              + {True: ", SNMP answers", False: ", SNMP does not answer (not checked after)",
+                 None: ""}[snmp_before])
         # 2.+3. way back, then only the diff
         try:
             cid = drv.commit_config(change, revert_in=opts.revert_in,
@@ -159,6 +164,10 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
             with s2:
                 d2 = driver_for(s2, inv)
                 try:
+                    if snmp_before and not snmp_answers(inv, name):
+                        raise _Lost(f"management from the NOC is lost: SNMP from the NOC no longer "
+                                    f"answers ({inv.devices[name].mgmt_ip}); the change would "
+                                    "leave the router unmonitored")
                     pc = d2.post_check_confirm(cid, list(before), [(x, t.router_id) for x in pd], wait)
                     problem = _problem(inv, name, pc, before, wait)
                     if problem is None:
@@ -173,6 +182,8 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
                                       f"{opts.revert_in} s ({e.message})",
                                       data=data | {"checkpoint": cid}, diff=change.text())
                     problem = f"the post-check could not run over the fresh login ({e})"
+                except _Lost as e:
+                    problem = str(e)
                 except SimpulError as e:
                     problem = f"the post-check could not run over the fresh login ({e})"
         if problem:
@@ -191,6 +202,10 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
 def _checkpoint_of(drv: Driver) -> str | None:
     armed = drv.armed() if hasattr(drv, "armed") else None
     return str(armed["id"]) if armed else None
+
+
+class _Lost(Exception):
+    """A post-check finding that ends the post-check (the message is the reason)."""
 
 
 def _problem(inv: Inventory, name: str, pc: PostCheck, before: dict[str, str], wait: float) -> str | None:

@@ -127,6 +127,7 @@ def test_push_all_then_the_diff_is_empty_and_a_second_push_changes_nothing(net: 
 
 def _inv_copy(tmp_path: Path, old: str, new: str, file: str) -> object:
     dst = tmp_path / "inv"
+    dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "inventory" / "lab", dst)
     p = dst / file
     assert old in p.read_text()
@@ -374,3 +375,31 @@ def test_twin_is_isolated_and_leaves_nothing_even_when_killed(net: LabEnv, tmp_p
     assert all(f"namespace {ns}" in cp.stdout for ns in left["namespaces"])
     assert _twin_traces() == NO_TRACES
     assert _neighbor_ids(net, "core-1") == core_nbrs
+
+
+def test_snmp_lost_after_the_push_is_rolled_back(net: LabEnv, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """SNMP from the NOC is part of the post-check. A real change on a real router; the SNMP
+    loss itself is injected (no intent can drop SNMP but keep SSH: one ACL admits both)."""
+    from simpul.network import push as push_mod
+    from simpul.network.snmpcheck import snmp_answers
+
+    name = "desa-jampiroso"
+    assert snmp_answers(net.inv, name) is True  # the real agent, v3 authPriv, from the NOC
+    wrong = tmp_path / "wrong-auth"
+    wrong.write_text("not-the-key-123\n")
+    wrong.chmod(0o600)
+    bad = _inv_dir(tmp_path, "lab-snmp-auth: {file: /var/lib/simpul/lab/secrets/snmp-auth}",
+                   f"lab-snmp-auth: {{file: {wrong}}}", "organisation.yaml")
+    assert snmp_answers(load_inventory(bad), name, timeout=0.5, tries=1) is False
+    inv = _inv_copy(tmp_path / "b", "interfaces: {lan0: {address: 10.199.32.17/28, kind: lan}}",
+                    "interfaces: {lan0: {address: 10.199.32.17/28, kind: lan, description: LAN Jampiroso}}",
+                    "devices.yaml")
+    answers = iter([True, False])  # before the change: answers; after: silent
+    monkeypatch.setattr(push_mod, "snmp_answers", lambda *a, **k: next(answers))
+    before = _running(net, name)
+    [r] = push(inv, [name], net.st.known_hosts, PushOptions(apply=True, revert_in=20))  # type: ignore[arg-type]
+    assert r.status is Status.FAILED
+    assert r.message.startswith("rolled back (at once, through the pushing session): post-check failed: "
+                                "management from the NOC is lost: SNMP from the NOC no longer answers")
+    assert _running(net, name) == before
