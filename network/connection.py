@@ -178,9 +178,12 @@ class Session:
             raise SessionLost(self.name, f"a command failed in transit ({e})") from e
 
     def alive(self) -> bool:
+        """The SSH transport is still up (asked without writing to the CLI: netmiko's
+        ``is_alive`` types a NUL byte, which would end up in vtysh's next command line)."""
         try:
-            return bool(self.conn.is_alive())
-        except Exception:
+            t = self.conn.remote_conn.get_transport()
+            return t is not None and bool(t.is_active())
+        except (AttributeError, OSError, EOFError):
             return False
 
     def close(self) -> None:

@@ -163,23 +163,26 @@ class Driver:
         ask: a hint; drivers may ignore it."""
         return None
 
-    def post_check(self, before: Sequence[str], pings: Pings, wait: float) -> PostCheck:
-        """OSPF neighbours ``before`` Full again within ``wait`` s, then every ping answered."""
+    def ospf_back(self, before: Sequence[str], wait: float) -> list[str]:
+        """The OSPF neighbours of ``before`` that are not Full again within ``wait`` s."""
         deadline = time.monotonic() + wait
         while True:
             now = {r for r, n in self.ospf_neighbors().items() if n["state"].startswith("Full")}
             missing = [r for r in before if r not in now]
             if not missing or time.monotonic() > deadline:
-                break
+                return missing
             time.sleep(0.5)
-        if missing:
-            return PostCheck(missing=missing)
-        return PostCheck(unreachable=[t for t, src in pings if not self.ping(t, src)])
 
     def post_check_confirm(self, checkpoint: str, before: Sequence[str], pings: Pings,
-                           wait: float) -> PostCheck:
-        """The post-check, then ``confirm_commit`` only if it passed."""
-        pc = self.post_check(before, pings, wait)
+                           wait: float, *, ospf_from: Driver | None = None) -> PostCheck:
+        """The post-check — OSPF neighbours ``before`` Full again within ``wait`` s (asked over
+        ``ospf_from``, the pushing session's open CLI, if given: the same router state, no new
+        login), then every ping answered over this session — and ``confirm_commit`` over this
+        session only if it passed."""
+        missing = (ospf_from or self).ospf_back(before, wait)
+        if missing:
+            return PostCheck(missing=missing)
+        pc = PostCheck(unreachable=[t for t, src in pings if not self.ping(t, src)])
         if pc.ok:
             self.confirm_commit(checkpoint)
             pc.confirmed = True
@@ -269,9 +272,15 @@ class FrrDriver(Driver):
         return frr_ospf_neighbors(self._show("show ip ospf neighbor json"))
 
     def post_check_confirm(self, checkpoint: str, before: Sequence[str], pings: Pings,
-                           wait: float) -> PostCheck:
+                           wait: float, *, ospf_from: Driver | None = None) -> PostCheck:
         """The post-check and the confirm in one device-helper call (``confirm-if``): the
-        router checks its OSPF neighbours and pings, and confirms only if they passed."""
+        router pings (and checks its OSPF neighbours, unless ``ospf_from`` — the pushing
+        session's open CLI — has done that already, cheaper) and confirms only if all passed."""
+        if ospf_from is not None:
+            missing = ospf_from.ospf_back(before, wait)
+            if missing:
+                return PostCheck(missing=missing)
+            before = []
         ans = self.helper("confirm-if", checkpoint, f"{wait:g}", ",".join(before) or "-",
                           ",".join(f"{t}/{src}" if src else str(t) for t, src in pings) or "-",
                           timeout=wait + 60)

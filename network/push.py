@@ -168,7 +168,8 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
                         raise _Lost(f"management from the NOC is lost: SNMP from the NOC no longer "
                                     f"answers ({inv.devices[name].mgmt_ip}); the change would "
                                     "leave the router unmonitored")
-                    pc = d2.post_check_confirm(cid, list(before), [(x, t.router_id) for x in pd], wait)
+                    pc = d2.post_check_confirm(cid, list(before), [(x, t.router_id) for x in pd], wait,
+                                               ospf_from=drv if s1.alive() else None)
                     problem = _problem(inv, name, pc, before, wait)
                     if problem is None:
                         # the pushing session's CLI is still open: saving there costs no new
