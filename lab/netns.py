@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Self
 
 from simpul.errors import SimpulError
 
@@ -252,3 +253,53 @@ def wait_for(pred: Callable[[], bool], *, timeout: float, what: str, step: float
         if time.monotonic() > deadline:
             raise LabError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(step)
+
+
+# --- slots and lifecycles of private lab pieces (private labs, twins) ---------------------------
+
+LOCK_DIR = Path("/run/lock")
+
+
+def try_slot(kind: str, k: int) -> int | None:
+    """Lock slot ``k`` of ``kind`` (``/run/lock/simpul-<kind>-<k>.lock``, flock): the open fd
+    that holds it, or None if someone else holds it. Closing the fd (or dying) frees it."""
+    import fcntl
+
+    fd = os.open(LOCK_DIR / f"simpul-{kind}-{k}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def take_slot(kind: str, slots: int) -> tuple[int, int]:
+    """The first free slot of ``kind`` among ``slots``: (slot, fd holding it)."""
+    for k in range(slots):
+        fd = try_slot(kind, k)
+        if fd is not None:
+            return k, fd
+    raise LabError(f"all {slots} {kind} slots are in use", hint="wait for a running one to finish")
+
+
+class UpDown:
+    """``with thing as t``: ``up()`` on entry (``close()`` at once if ``up`` fails half-way),
+    ``close()`` on exit."""
+
+    def up(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.up()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

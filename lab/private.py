@@ -26,16 +26,16 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import yaml
+
+from .netns import UpDown
 
 log = logging.getLogger(__name__)
 
 PREFIX = "sthard"
 NET = "169.254.198"
 SLOTS = 8
-LOCK_DIR = Path("/run/lock")
 
 
 @dataclass
@@ -49,7 +49,7 @@ class PrivateServer:
 
 
 @dataclass
-class PrivateLab:
+class PrivateLab(UpDown):
     """Boot ``roles`` (e.g. ``["web", "app"]``) as lab servers under ``base``."""
 
     base: Path
@@ -73,32 +73,14 @@ class PrivateLab:
         return f"{PREFIX}{self.slot}-{role}"
 
     def _take_slot(self) -> None:
-        import fcntl
+        from .netns import LabError, take_slot
 
-        for k in range(SLOTS):
-            fd = os.open(LOCK_DIR / f"simpul-sthard-{k}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                continue
-            self.slot, self._lock_fd = k, fd
-            return
-        raise RuntimeError(f"all {SLOTS} private lab slots are in use")
-
-    # -- lifecycle ------------------------------------------------------------------------
-    def __enter__(self) -> PrivateLab:
         try:
-            self.up()
-        except BaseException:
-            self.close()
-            raise
-        return self
+            self.slot, self._lock_fd = take_slot("sthard", SLOTS)
+        except LabError:
+            raise RuntimeError(f"all {SLOTS} private lab slots are in use") from None
 
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
+    # -- lifecycle (with PrivateLab(...) as lab: up on entry, close on exit) ------------------
     def up(self) -> None:
         from .image import ensure_image
         from .netns import add_netns, add_veth, addr_add, link_up

@@ -34,7 +34,6 @@ Needs root (network namespaces).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -45,7 +44,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
-from types import TracebackType
 
 from simpul.results import Result, Status
 from simpul.runner import run_each
@@ -59,7 +57,6 @@ log = logging.getLogger(__name__)
 PREFIX = "stwin"
 """Namespace and FRR pathspace prefix of every twin (never ``slab-``, the shared lab's)."""
 SLOTS = 8
-LOCK_DIR = Path("/run/lock")
 DEFAULT_DIR = Path("/var/lib/simpul/twin")
 RUN_NETNS = Path("/run/netns")
 _HOST_FILE_LINES = re.compile(r"^\s*(log file\b|dump\b)")
@@ -163,7 +160,7 @@ def sanitize(frr_conf: str) -> str:
 
 
 
-class Twin:
+class Twin(nx.UpDown):
     """A running twin (context manager): ``up()`` boots, ``close()`` removes everything."""
 
     def __init__(self, routers: Sequence[TwinRouter], links: Sequence[TwinLink], *,
@@ -178,19 +175,7 @@ class Twin:
         self.config_errors: dict[str, list[str]] = {}
         self.boot_seconds = 0.0
 
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def __enter__(self) -> Twin:
-        try:
-            self.up()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
+    # -- lifecycle (with Twin(...) as tw: up on entry, close on exit) ----------------------------
 
     @property
     def dir(self) -> Path:
@@ -199,16 +184,7 @@ class Twin:
         return self.base / str(self.slot)
 
     def _take_slot(self) -> None:
-        for k in range(SLOTS):
-            fd = os.open(LOCK_DIR / f"simpul-twin-{k}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                continue
-            self.slot, self._lock_fd = k, fd
-            return
-        raise TwinError(f"all {SLOTS} twin slots are busy", hint="wait for a running twin to finish")
+        self.slot, self._lock_fd = nx.take_slot("twin", SLOTS)
 
     def up(self) -> None:
         if os.geteuid() != 0:
@@ -393,13 +369,11 @@ def cleanup(*, base: Path | None = None) -> list[str]:
         slots |= {int(p.name) for p in base.iterdir() if p.name.isdigit()}
     removed: list[str] = []
     for k in sorted(slots):
-        fd = os.open(LOCK_DIR / f"simpul-twin-{k}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fd = nx.try_slot("twin", k)
+        if fd is None:
+            log.info("twin slot %d is in use by a running twin; left alone", k)
+            continue
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                log.info("twin slot %d is in use by a running twin; left alone", k)
-                continue
             removed += _clean_slot(base, k)
         finally:
             os.close(fd)
