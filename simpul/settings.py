@@ -46,6 +46,9 @@ class Settings(BaseModel):
     inventory: Path = Field(default=Path("inventory/lab"), description="inventory directory")
     state_dir: Path = Field(default_factory=default_state_dir)
     oplog_path: Path | None = None
+    oplog_witness: Path | None = Field(
+        default=None, description="second copy of the oplog head, outside the state directory "
+        "(default: beside it, e.g. /var/lib/.simpul-oplog.jsonl.witness)")
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     source: Path | None = Field(default=None, exclude=True)
 
