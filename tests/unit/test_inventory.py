@@ -168,9 +168,10 @@ def test_missing_directory_and_no_yaml(tmp_path: Path) -> None:
 def test_huge_file_refused(lab_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import simpul.inventory.source as src
 
-    monkeypatch.setattr(src, "MAX_FILE_BYTES", 1000)
-    probs = "\n".join(problems_of(lab_copy))
-    assert "MiB; the limit is" in probs or "the limit is" in probs
+    monkeypatch.setattr(src, "MAX_FILE_BYTES", 1024 * 1024)
+    (lab_copy / "zz-big.yaml").write_text("# padding\n" * 300_000)  # ~3 MiB
+    assert problems_of(lab_copy) == [
+        "inv/zz-big.yaml: file is 2 MiB; the limit is 1 MiB (split it into several files)"]
 
 
 def test_alias_bomb_refused(lab_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,8 +183,30 @@ def test_alias_bomb_refused(lab_copy: Path, monkeypatch: pytest.MonkeyPatch) -> 
         )
         prev = f"l{i}"
     (lab_copy / "bomb.yaml").write_text(bomb)
-    probs = "\n".join(problems_of(lab_copy))
-    assert "too many values" in probs
+    # the same mechanism at a smaller budget keeps this test fast (2M nodes take ~6 s to build)
+    import simpul.inventory.source as src
+
+    monkeypatch.setattr(src, "MAX_NODES", 50_000)
+    assert problems_of(lab_copy) == ["inv/bomb.yaml: file expands to too many values (alias bomb?)"]
+
+
+@pytest.mark.parametrize(("depth", "said"), [
+    (60, "nested more than 40 levels deep"), (800, "nested more than 40 levels deep"),
+    (5000, "invalid YAML: exceeded maximum nesting depth"),  # libyaml's own limit
+])
+def test_deeply_nested_group_vars_are_a_problem_not_a_crash(lab_copy: Path, depth: int, said: str) -> None:
+    # used to end in "internal error: RecursionError" once a member inherited the group's vars
+    value = "{a: " * depth + "1" + "}" * depth
+    (lab_copy / "zz-deep.yaml").write_text(f"groups:\n  deep:\n    vars:\n      x: {value}\n")
+    edit(lab_copy / "servers.yaml", "  drc-backup: {site: drc,", "  drc-backup: {groups: [deep], site: drc,")
+    probs = problems_of(lab_copy)
+    assert any(p.startswith("inv/zz-deep.yaml:4") and said in p for p in probs), probs
+
+
+def test_a_self_referencing_alias_is_a_problem_not_a_crash(lab_copy: Path) -> None:
+    (lab_copy / "zz-loop.yaml").write_text("groups:\n  loop:\n    vars: &v\n      x: *v\n")
+    probs = problems_of(lab_copy)
+    assert any(p.startswith("inv/zz-loop.yaml:") and "levels deep" in p for p in probs), probs
 
 
 def test_select() -> None:
