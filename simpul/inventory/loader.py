@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from simpul.errors import ConfigError
 from simpul.inventory import models as m
 from simpul.inventory.checks import cross_check
+from simpul.inventory.hooks import run_checks
 from simpul.inventory.source import KeyPath, Loaded, Origin, Problem, dotted, load_yaml
 
 MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
@@ -292,6 +293,7 @@ def _load(directory: Path) -> m.Inventory:
     else:
         inv = m.Inventory.model_validate({**parts, "source": str(directory)})
     cross_check(inv, loaded, names)
+    run_checks(inv, loaded)  # what the domains know (entry points; simpul.inventory.hooks)
     if loaded.problems:
         raise InventoryInvalid(str(directory), loaded.problems, inv)
     return inv

@@ -219,3 +219,53 @@ def test_select() -> None:
         select(inv, ["site=atlantis"])
     with pytest.raises(UsageError, match="unknown selector key"):
         select(inv, ["colour=red"])
+
+
+@pytest.mark.parametrize(("sel", "term"), [
+    ("role=core,nosuch", "nosuch"), ("nosuch,role=core", "nosuch"), ("core-1,core-2", "core-2"),
+    ("site=drc,site=atlantis", "site=atlantis"), ("desa-edge,opd-egde", "opd-egde"),
+])
+def test_a_typo_in_one_or_term_is_an_error_naming_it(sel: str, term: str) -> None:
+    inv = load_inventory(LAB)
+    with pytest.raises(UsageError) as ei:
+        select(inv, [sel])
+    assert ei.value.message == f"--limit {sel}: '{term}' matches no host in the inventory (a typo?)"
+
+
+def test_or_terms_are_checked_against_the_inventory_not_the_narrowed_set() -> None:
+    # role=core exists, just not at the DRC: an AND that leaves it out is not a typo
+    inv = load_inventory(LAB)
+    assert select(inv, ["site=drc", "role=core,role=db*"]) == ["drc-db"]
+    with pytest.raises(UsageError, match="'role=db' matches no device"):
+        select(inv, ["role=core,role=db"], kind="device")
+
+
+def test_a_waiver_of_an_unknown_control_is_reported_with_file_and_line(lab_copy: Path) -> None:
+    # the control IDs come from the hardening catalog through the inventory-check hook
+    # (entry point simpul.inventory_checks), so the core never imports deploys/
+    from simpul.inventory.hooks import registered
+
+    assert "hardening" in dict(registered()), "the hardening check hook is not installed"
+    edit(lab_copy / "servers.yaml", "    backup: [simpeg-db-harian]\n",
+         "    backup: [simpeg-db-harian]\n    hardening:\n      waivers:\n"
+         "        - {control: SSH-99, reason: a typo in the control ID, approver: Kepala Bidang,"
+         " expires: 2030-01-01}\n"
+         "        - {control: SSH-01, reason: a control that exists, approver: Kepala Bidang,"
+         " expires: 2030-01-01}\n")
+    line = line_of(lab_copy / "servers.yaml", "control: SSH-99")
+    probs = problems_of(lab_copy)
+    assert len(probs) == 1 and probs[0].startswith(
+        f"inv/servers.yaml:{line} servers.pd-db.hardening.waivers[0].control: unknown control 'SSH-99'")
+
+
+def test_a_waiver_inherited_from_a_group_is_checked_at_the_group_line(lab_copy: Path) -> None:
+    edit(lab_copy / "organisation.yaml", "    vars: {role: opd-edge}\n",
+         "    vars: {role: opd-edge}\n  waived:\n    vars:\n      hardening:\n        waivers:\n"
+         "          - {control: FW-77, reason: a typo in the control ID, approver: Kepala Bidang,"
+         " expires: 2030-01-01}\n")
+    edit(lab_copy / "servers.yaml", "  drc-backup: {site: drc,", "  drc-backup: {groups: [waived], site: drc,")
+    line = line_of(lab_copy / "organisation.yaml", "control: FW-77")
+    probs = problems_of(lab_copy)
+    assert len(probs) == 1 and probs[0].startswith(
+        f"inv/organisation.yaml:{line} servers.drc-backup.hardening.waivers[0].control: "
+        "unknown control 'FW-77'"), probs
