@@ -37,6 +37,9 @@ def _print_cycle(rep: Any, as_json: bool) -> None:
     if d["events"]:
         table("Events", ["device", "event", "detail"],
               [(e["entity"], e["kind"], e["detail"]) for e in d["events"]])
+    if d["waiting_for_sink"]:
+        click.echo(f"no sink: {d['waiting_for_sink']} points kept in the outbox for the first sink "
+                   "configured (--sink, $SIMPUL_SINKS or [monitoring] sinks)")
     for f in rep.flush:
         state = "ok" if f.ok else f"FAILED ({f.error})" if f.error else "rejected batches"
         click.echo(
@@ -105,7 +108,9 @@ def poll(app: AppContext, once: bool, sinks: tuple[str, ...], limits: tuple[str,
         log.info("sinks: the built-in lab's own stores (%s)", ", ".join(urls))
     if not urls:
         log.warning("no sink given (--sink, $SIMPUL_SINKS or [monitoring] sinks in simpul.toml): "
-                    "points are only kept in the outbox")
+                    "the points are kept in the outbox (%s) and delivered to the first sink "
+                    "configured; availability for the SLA reports is recorded either way",
+                    (state_dir or app.settings.state_dir) / "outbox.sqlite")
     if interval <= 0 or concurrency <= 0 or timeout <= 0 or retries < 0:
         raise UsageError("--interval, --concurrency and --timeout must be positive")
     inv = app.inventory()

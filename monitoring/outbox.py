@@ -9,6 +9,11 @@ poll time and InfluxDB/VictoriaMetrics overwrite a point with the same series an
 
 A batch the sink *rejects* (HTTP 400: the data itself is bad) would block the queue forever; it
 is moved to the ``dead`` table with the reason, kept for inspection, and counted.
+
+Points polled while **no sink is configured** are not thrown away: they wait in a queue of their
+own (:data:`NO_SINK`). The first run that has sinks hands them over (:meth:`Outbox.adopt`, one
+transaction, oldest first, before that run's own points), so a sink configured later receives
+everything that was polled before it existed.
 """
 
 from __future__ import annotations
@@ -21,9 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from .store import OutboxConnection
+
 log = logging.getLogger(__name__)
 
 BATCH_LINES = 5000
+NO_SINK = "(no sink yet)"
+"""The queue of points polled while no sink was configured."""
 
 
 class SinkError(Exception):
@@ -66,7 +75,8 @@ class Outbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         # Used from the event loop and from the flush worker thread, never at the same time.
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False,
+                                  factory=OutboxConnection)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(
@@ -88,9 +98,14 @@ class Outbox:
         self.db.close()
 
     def put(self, sinks: Sequence[str], lines: Sequence[str]) -> int:
-        """Queue ``lines`` for every sink in one transaction; returns the number of batches."""
-        if not lines or not sinks:
+        """Queue ``lines`` for every sink in one transaction; returns the number of batches.
+
+        With no sink the lines wait in the :data:`NO_SINK` queue for a sink configured later.
+        """
+        if not lines:
             return 0
+        if not sinks:
+            sinks = [NO_SINK]
         now = time.time()
         rows = []
         for s in sinks:
@@ -103,6 +118,29 @@ class Outbox:
                 "INSERT INTO outbox(sink, created, n, lines) VALUES (?,?,?,?)", rows
             )
         return len(rows)
+
+    def adopt(self, sinks: Sequence[str]) -> tuple[int, int]:
+        """Hand the :data:`NO_SINK` queue to ``sinks`` (oldest first, one transaction).
+
+        Returns ``(batches, lines)`` handed over (counted once, not per sink). Call it before
+        queueing new points, so the older points are delivered first.
+        """
+        sinks = [s for s in sinks if s != NO_SINK]
+        if not sinks:
+            return 0, 0
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            rows = self.db.execute(
+                "SELECT id, created, n, lines FROM outbox WHERE sink=? ORDER BY id", (NO_SINK,)
+            ).fetchall()
+            if not rows:
+                return 0, 0
+            self.db.executemany(
+                "INSERT INTO outbox(sink, created, n, lines) VALUES (?,?,?,?)",
+                [(s, created, n, text) for _bid, created, n, text in rows for s in sinks],
+            )
+            self.db.execute("DELETE FROM outbox WHERE sink=?", (NO_SINK,))
+        return len(rows), sum(int(r[2]) for r in rows)
 
     def pending(self, sink: str | None = None) -> tuple[int, int]:
         """``(batches, lines)`` waiting (for one sink or all)."""

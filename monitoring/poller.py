@@ -30,7 +30,7 @@ from .engine import SnmpEngine
 from .icmp import PingResult, ping_many
 from .ledger import Ledger, LedgerEvent
 from .lineproto import line
-from .outbox import FlushResult, Outbox, Sink
+from .outbox import NO_SINK, FlushResult, Outbox, Sink
 from .targets import HostRef
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class CycleReport:
     lines: int = 0
     flush: list[FlushResult] = field(default_factory=list)
     interrupted: bool = False
+    waiting_for_sink: int = 0  # lines kept for a sink configured later (no sink this run)
 
     def results(self) -> list[Result]:
         """One result per device and per sink that failed, for the exit code: SNMP failures,
@@ -116,6 +117,7 @@ class CycleReport:
             "events": [e.__dict__ for e in self.events],
             "lines": self.lines,
             "sinks": [f.__dict__ for f in self.flush],
+            "waiting_for_sink": self.waiting_for_sink,
             "interrupted": self.interrupted,
         }
 
@@ -137,7 +139,16 @@ class Poller:
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.state_dir / "outbox.sqlite")
-        self.ledger = Ledger(self.state_dir / "ledger.sqlite")
+        try:
+            self.ledger = Ledger(self.state_dir / "ledger.sqlite")
+            # points polled earlier without a sink go to the sinks first (oldest first)
+            batches, n = self.outbox.adopt([s.name for s in self.sinks])
+        except BaseException:
+            self.outbox.close()
+            raise
+        if batches:
+            log.warning("%d points polled while no sink was configured are now queued for %s",
+                        n, ", ".join(s.name for s in self.sinks))
 
     def close(self) -> None:
         self.outbox.close()
@@ -212,11 +223,13 @@ class Poller:
 
         rep.lines = len(lines)
         # Durability order: data on disk first, then the bookkeeping that refers to it.
-        self.outbox.put([s.name for s in self.sinks], lines)
+        self.outbox.put([s.name for s in self.sinks], lines)  # no sink: kept for a later one
         self.ledger.observe(observations, max_gap=self.interval * self.max_gap_factor)
         self.ledger.add_events(rep.events)
         self.ledger.save_state(new_state)
         rep.flush = await asyncio.to_thread(self.flush)
+        if not self.sinks:
+            rep.waiting_for_sink = self.outbox.pending(NO_SINK)[1]
         rep.wall_s = self.clock() - started
         rep.cpu_s = time.process_time() - cpu0
         for e in rep.events:

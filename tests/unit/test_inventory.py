@@ -269,3 +269,18 @@ def test_a_waiver_inherited_from_a_group_is_checked_at_the_group_line(lab_copy: 
     assert len(probs) == 1 and probs[0].startswith(
         f"inv/organisation.yaml:{line} servers.drc-backup.hardening.waivers[0].control: "
         "unknown control 'FW-77'"), probs
+
+
+@pytest.mark.parametrize("role", ['"web\\nserver"', '"web\\\\"', '"web\\tserver"', '" web"', '"a\\\\b"'])
+def test_a_server_role_that_cannot_be_a_tag_is_refused(lab_copy: Path, role: str) -> None:
+    # the role is a tag on every monitoring point: a newline or a trailing backslash in it made
+    # InfluxDB answer 400 and the outbox dead-letter every cycle
+    edit(lab_copy / "servers.yaml", "role: web, mgmt_ip", f"role: {role}, mgmt_ip")
+    line = line_of(lab_copy / "servers.yaml", "pd-web:")
+    probs = problems_of(lab_copy)
+    assert len(probs) == 1 and probs[0].startswith(f"inv/servers.yaml:{line} servers.pd-web.role: "), probs
+
+
+def test_a_server_role_with_commas_quotes_and_unicode_is_fine(lab_copy: Path) -> None:
+    edit(lab_copy / "servers.yaml", "role: web, mgmt_ip", "role: 'web \"SIMPEG\", lantai 2 = é', mgmt_ip")
+    assert load_inventory(lab_copy).servers["pd-web"].role == 'web "SIMPEG", lantai 2 = é'
