@@ -138,6 +138,7 @@ class Poller:
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
+        self._warned: set[tuple[str, str]] = set()
         self.outbox = Outbox(self.state_dir / "outbox.sqlite")
         try:
             self.ledger = Ledger(self.state_dir / "ledger.sqlite")
@@ -194,6 +195,7 @@ class Poller:
             assert h.plan is not None
             d = derive(state.get(dp.target), dp)
             new_state[dp.target] = d.state
+            self._warn_unknown_rates(dp.target, d.unknown)
             lines += to_lines(dp, h.plan, h.tags, ts, d)
             rep.events += [
                 LedgerEvent(e.at, e.device, e.kind, f"{e.ifname}: {e.detail}" if e.ifname else e.detail)
@@ -236,6 +238,17 @@ class Poller:
             log.warning("%s: %s %s", e.entity, e.kind, e.detail) if e.kind in (
                 "down", "reboot") else log.info("%s: %s %s", e.entity, e.kind, e.detail)
         return rep
+
+    def _warn_unknown_rates(self, device: str, unknown: list[str]) -> None:
+        """Say once per process which 32-bit counters are too small for the interval."""
+        fresh = [u for u in unknown if (device, u) not in self._warned]
+        if not fresh:
+            return
+        self._warned.update((device, u) for u in fresh)
+        log.warning("%s: no rate for %s: a 32-bit counter can wrap more than once at the "
+                    "interface speed within the %.0f s interval (the rate is unknown, not "
+                    "guessed); give the device a profile with the 64-bit ifHC* counters, or poll "
+                    "more often", device, ", ".join(sorted(fresh)), self.interval)
 
     def flush(self) -> list[FlushResult]:
         return [self.outbox.flush(s) for s in self.sinks]
