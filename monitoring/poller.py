@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,10 +31,13 @@ from .engine import SnmpEngine
 from .icmp import PingResult, ping_many
 from .ledger import Ledger, LedgerEvent
 from .lineproto import line
-from .outbox import NO_SINK, FlushResult, Outbox, Sink
+from .outbox import NO_SINK, STOPPED, FlushResult, Outbox, Sink
 from .targets import HostRef
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE = 0.5
+"""Seconds a flush in progress may still take after SIGTERM before the poller leaves it."""
 
 
 # --- lock ------------------------------------------------------------------------------------
@@ -229,7 +233,7 @@ class Poller:
         self.ledger.observe(observations, max_gap=self.interval * self.max_gap_factor)
         self.ledger.add_events(rep.events)
         self.ledger.save_state(new_state)
-        rep.flush = await asyncio.to_thread(self.flush)
+        rep.flush = await self._flush_until_stopped(stop)
         if not self.sinks:
             rep.waiting_for_sink = self.outbox.pending(NO_SINK)[1]
         rep.wall_s = self.clock() - started
@@ -249,6 +253,59 @@ class Poller:
                     "interface speed within the %.0f s interval (the rate is unknown, not "
                     "guessed); give the device a profile with the 64-bit ifHC* counters, or poll "
                     "more often", device, ", ".join(sorted(fresh)), self.interval)
+
+    async def _flush_until_stopped(self, stop: asyncio.Event | None) -> list[FlushResult]:
+        """Flush in a thread of its own; on ``stop`` give it :data:`STOP_GRACE` seconds, then
+        leave it: a sink that hangs must not hold up a SIGTERM for its whole HTTP timeout.
+
+        The batch being delivered stays in the outbox (it is deleted only after the sink's
+        acknowledgement, and a cancelled flush deletes nothing), so nothing is lost; the thread
+        is a daemon and ends with the process.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[FlushResult]] = loop.create_future()
+
+        def settle(result: list[FlushResult] | None, error: BaseException | None) -> None:
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result or [])
+
+        def work() -> None:
+            try:
+                res, err = self.flush(), None
+            except BaseException as e:  # handed to the awaiting cycle, not lost in the thread
+                res, err = None, e
+            if not self.outbox.cancelled:
+                with contextlib.suppress(RuntimeError):  # the loop is gone: we were abandoned
+                    loop.call_soon_threadsafe(settle, res, err)
+
+        threading.Thread(target=work, name="simpul-flush", daemon=True).start()
+        if stop is None:
+            return await done
+
+        async def stop_and_grace() -> None:
+            await stop.wait()
+            await asyncio.sleep(STOP_GRACE)
+
+        stopper = asyncio.ensure_future(stop_and_grace())
+        try:
+            waits: list[asyncio.Future[Any]] = [done, stopper]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        if done.done():
+            return done.result()
+        self.outbox.cancel()
+        log.warning("poll: stopping without waiting for a sink that does not answer; "
+                    "undelivered points stay in the outbox")
+        out = []
+        for s in self.sinks:
+            b, n = self.outbox.pending(s.name)
+            out.append(FlushResult(s.name, pending_batches=b, pending_lines=n, error=STOPPED))
+        return out
 
     def flush(self) -> list[FlushResult]:
         return [self.outbox.flush(s) for s in self.sinks]
