@@ -334,3 +334,146 @@ def oplog_extract(ctx: BuildContext) -> Evidence:
     return Evidence("oplog-extract", "ok",
                     t(f"{len(lines)} perubahan tercatat ({top}); rantai utuh",
                       f"{len(lines)} recorded changes ({top}); chain intact"), arts)
+
+
+# --- the Jaringan Intra routers ---------------------------------------------------------------
+
+
+def _routers(ctx: BuildContext) -> list[str]:
+    return sorted(ctx.inv.devices)
+
+
+@dataclass(frozen=True)
+class _Note:
+    id: str = ""
+    en: str = ""
+
+
+def _reach_note(results: list[Any]) -> tuple[list[str], _Note]:
+    """The targets that could not be reached, and a note naming them (empty when none)."""
+    down = [r.target for r in results if not r.ok]
+    if not down:
+        return down, _Note()
+    return down, _Note(f"; tidak terjangkau: {', '.join(down)}", f"; unreachable: {', '.join(down)}")
+
+
+@producer("router-intended")
+def router_intended(ctx: BuildContext) -> Evidence:
+    """The intended config of every router, rendered from the inventory (secrets as names)."""
+    from simpul.network.render import render
+
+    names = _routers(ctx)
+    if not names:
+        return Evidence("router-intended", "gap", t("inventaris tidak memuat router", "no routers in the inventory"))
+    arts = []
+    platforms: Counter[str] = Counter()
+    for n in names:
+        r = render(ctx.inv, n)
+        platforms[r.platform] += 1
+        for fname, text in r.files.items():
+            arts.append(ctx.write("router-intended", f"{n}/{fname}", text,
+                                  t(f"{n}: konfigurasi yang dimaksud ({fname})", f"{n}: intended config ({fname})")))
+    kinds = ", ".join(f"{p} {c}" for p, c in sorted(platforms.items()))
+    return Evidence("router-intended", "ok",
+                    t(f"{len(names)} router dirender dari inventaris ({kinds})",
+                      f"{len(names)} routers rendered from the inventory ({kinds})"), arts)
+
+
+@producer("router-running")
+def router_running(ctx: BuildContext) -> Evidence:
+    """The running config of every router as fetched now (volatile lines dropped, secrets hashed)."""
+    from simpul.network.backup import fetch_one
+    from simpul.runner import run_each
+
+    names = _routers(ctx)
+    if not names or ctx.known_hosts is None:
+        return Evidence("router-running", "gap" if not names else "failed",
+                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
+                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+    kh = ctx.known_hosts
+    results = run_each(names, lambda n: fetch_one(ctx.inv, n, kh), parallel=10)
+    arts = [ctx.write("router-running", f"{r.target}.cfg", str(r.value),
+                      t(f"{r.target}: konfigurasi berjalan", f"{r.target}: running config"))
+            for r in results if r.ok and r.value is not None]
+    down, note = _reach_note(results)
+    if not arts:
+        return Evidence("router-running", "failed", t("tidak ada router terjangkau" + note.id,
+                                                      "no router reachable" + note.en))
+    return Evidence("router-running", "partial" if down else "ok",
+                    t(f"{len(arts)} dari {len(names)} konfigurasi berjalan diambil{note.id}",
+                      f"{len(arts)} of {len(names)} running configs fetched{note.en}"), arts)
+
+
+@producer("router-drift")
+def router_drift(ctx: BuildContext) -> Evidence:
+    """Running vs intended and running vs startup (unsaved changes) on every router."""
+    from simpul.network.backup import drift
+
+    names = _routers(ctx)
+    if not names or ctx.known_hosts is None:
+        return Evidence("router-drift", "gap" if not names else "failed",
+                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
+                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+    results = drift(ctx.inv, names, ctx.known_hosts, parallel=10)
+    rows = [{"router": r.target, "status": str(r.status), "message": r.message, "diff": r.diff}
+            for r in results]
+    art = ctx.write("router-drift", "drift.json", _json(rows),
+                    t("Penyimpangan konfigurasi router (berjalan vs dimaksud vs tersimpan)",
+                      "Router config drift (running vs intended vs saved)"))
+    drifted = [r.target for r in results if r.status == "changed"]
+    down, note = _reach_note(results)
+    drift_id = f"{len(drifted)} menyimpang ({', '.join(drifted)})" if drifted else "tidak ada penyimpangan"
+    drift_en = f"{len(drifted)} drifted ({', '.join(drifted)})" if drifted else "no drift"
+    checked = len(names) - len(down)
+    return Evidence("router-drift", "partial" if down else "ok",
+                    t(f"{checked} router diperiksa: {drift_id}{note.id}",
+                      f"{checked} routers checked: {drift_en}{note.en}"), [art])
+
+
+@producer("router-facts")
+def router_facts(ctx: BuildContext) -> Evidence:
+    """Platform, version, interfaces and OSPF neighbours of every router, collected now."""
+    from simpul.network.collect import collect
+
+    names = _routers(ctx)
+    if not names or ctx.known_hosts is None:
+        return Evidence("router-facts", "gap" if not names else "failed",
+                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
+                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+    results = collect(ctx.inv, names, ctx.known_hosts, parallel=10)
+    facts = {r.target: (r.value if r.ok else {"error": r.message}) for r in results}
+    art = ctx.write("router-facts", "facts.json", _json(facts),
+                    t("Fakta router: platform, versi, antarmuka, tetangga OSPF",
+                      "Router facts: platform, version, interfaces, OSPF neighbours"))
+    down, note = _reach_note(results)
+    return Evidence("router-facts", "partial" if down else "ok",
+                    t(f"fakta {len(names) - len(down)} router dikumpulkan{note.id}",
+                      f"facts of {len(names) - len(down)} routers collected{note.en}"), [art])
+
+
+@producer("router-backup-history")
+def router_backup_history(ctx: BuildContext) -> Evidence:
+    """Every recorded change of a router's running config in the period (the backup git log)."""
+    import subprocess
+
+    repo = ctx.settings.state_dir / "net-backup"
+    if not (repo / ".git").is_dir():
+        return Evidence("router-backup-history", "gap",
+                        t("belum ada cadangan konfigurasi router ('simpul net backup' belum berjalan)",
+                          "no router config backups yet ('simpul net backup' has not run)"))
+    since, until = ctx.period.start.isoformat(), ctx.period.end.isoformat()
+    cp = subprocess.run(["git", "-C", str(repo), "log", f"--since={since}", f"--until={until}",
+                         "--stat", "--format=commit %H%nDate: %aI%n%n    %s%n"],
+                        capture_output=True, text=True, check=False)
+    if cp.returncode != 0:
+        return Evidence("router-backup-history", "failed",
+                        t(f"git log gagal: {cp.stderr.strip()[:200]}", f"git log failed: {cp.stderr.strip()[:200]}"))
+    commits = cp.stdout.count("\ncommit ") + cp.stdout.startswith("commit ")
+    art = ctx.write("router-backup-history", "riwayat-konfigurasi.txt", cp.stdout or "(kosong / empty)\n",
+                    t("Riwayat perubahan konfigurasi router (git log)", "Router config change history (git log)"))
+    if not commits:
+        return Evidence("router-backup-history", "gap",
+                        t(f"tidak ada cadangan dalam periode {ctx.period.label}",
+                          f"no backups in the period {ctx.period.label}"), [art])
+    return Evidence("router-backup-history", "ok",
+                    t(f"{commits} commit cadangan dalam periode", f"{commits} backup commit(s) in the period"), [art])
