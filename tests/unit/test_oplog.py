@@ -162,6 +162,9 @@ def test_cli_verify_exit_codes(
     del ls[1]
     log.path.write_text("\n".join(ls) + "\n")
     assert main(["oplog", "verify"]) == 1
+    captured = capsys.readouterr()
+    assert f"{log.path}: line 2: record seq 3 where 2 was expected" in captured.out
+    assert "verification FAILED" in captured.err
 
 
 # --- malformed input, deletion, anchors (issue 9 #11) ---------------------------------------
