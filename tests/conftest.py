@@ -8,8 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Property tests must not fail by chance on a busy machine (2 CPUs shared by many): no per-example
+# deadline and no "too slow" health check — a property fails only when a counter-example exists.
+settings.register_profile("simpul", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("simpul")
 # test harnesses (loopback daemons, fixture replay) live in tests/support, never in the product
 sys.path.insert(0, str(REPO / "tests"))
 

@@ -53,7 +53,7 @@ def _load_or_problems(directory: Path) -> None:
         pass
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.binary(max_size=400))
 def test_random_bytes_never_crash(tmp_path_factory, data: bytes) -> None:  # type: ignore[no-untyped-def]
     d = tmp_path_factory.mktemp("fz")
@@ -61,7 +61,7 @@ def test_random_bytes_never_crash(tmp_path_factory, data: bytes) -> None:  # typ
     _load_or_problems(d)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(section=st.sampled_from(SECTIONS), value=yaml_values)
 def test_random_sections_merged_into_lab_never_crash(tmp_path_factory, section: str, value: object) -> None:  # type: ignore[no-untyped-def]
     d = tmp_path_factory.mktemp("fz")
@@ -70,7 +70,7 @@ def test_random_sections_merged_into_lab_never_crash(tmp_path_factory, section: 
     _load_or_problems(d / "inv")
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     name=st.sampled_from(["core-1", "pd-web", "desa-kemloko"]),
     key=st.text(min_size=1, max_size=15),
@@ -158,7 +158,7 @@ def _assert_reported_never_dropped(d: Path, raw: dict[str, dict[str, object]]) -
     return problems
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data(), key=st.sampled_from(SECRET_KEYS), case=st.sampled_from([str.lower, str.upper, str.title]),
        value=secret_values)
 def test_inline_secret_anywhere_is_reported_and_nothing_is_dropped(  # type: ignore[no-untyped-def]
@@ -176,7 +176,7 @@ def test_inline_secret_anywhere_is_reported_and_nothing_is_dropped(  # type: ign
     assert any(f" {where}: looks like a secret written inline" in p for p in problems), (where, problems)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data(), text=free_text, new_key=st.booleans())
 def test_free_text_anywhere_is_kept_or_reported(  # type: ignore[no-untyped-def]
     tmp_path_factory, data: st.DataObject, text: str, new_key: bool
