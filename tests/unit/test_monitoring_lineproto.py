@@ -111,12 +111,14 @@ def read_line(s: str) -> tuple[str, dict[str, str], dict[str, object], int]:
 
 
 # Strings that line protocol carries exactly: anything without control characters (and, in names
-# and tag values, where no backslash comes before a backslash or ends the string).
+# and tag values, where no backslash comes before a backslash, a special character or the end).
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def exact_in_name(t: str) -> bool:
-    return not CONTROL.search(t) and not re.search(r"\\(\\|$)", t)
+    # InfluxDB 1.x and VictoriaMetrics read a backslash before ',', '=', ' ' or '\\', or at the
+    # end, differently (or not at all): such a name is not carried exactly
+    return not CONTROL.search(t) and not re.search(r"\\([\\,= ]|$)", t)
 
 
 field_text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=25)
