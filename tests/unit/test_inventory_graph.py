@@ -11,7 +11,6 @@ import pytest
 
 from simpul.cli import main
 from simpul.inventory import load_inventory
-from simpul.inventory.models import Inventory
 from simpul.inventory.graph import (
     A3_PT,
     bundle_sites,
@@ -21,6 +20,7 @@ from simpul.inventory.graph import (
     render_bytes,
     site_dot,
 )
+from simpul.inventory.models import Inventory
 
 REPO = Path(__file__).resolve().parents[2]
 KAB = REPO / "inventory" / "contoh-kabupaten"
