@@ -120,6 +120,9 @@ def provision(spec: dict[str, str]) -> None:
           "sysServices 72\n"
           f"rocommunity {spec['snmp_community']} {spec['snmp_allowed_from']}\n"
           f"rouser {spec['snmp_user']} priv\n"
+          # the root filesystem in UCD-SNMP-MIB dskTable: hrStorage skips the overlay root
+          # type, dskTable reads any path (statvfs)
+          "disk / 10%\n"
           "dontLogTCPWrappersConnects yes\n", 0o600)
     # createUser lines in the persistent file are turned into usmUser entries at start
     write("/var/lib/snmp/snmpd.conf",
@@ -127,6 +130,15 @@ def provision(spec: dict[str, str]) -> None:
           0o600, "Debian-snmp")
     write(MARKER, json.dumps({"name": NAME, "hostname": host, "at": time.time()}) + "\n")
     say(f"provisioned {host} (deploy user {user})")
+
+
+def ensure_mtab() -> None:
+    """/etc/mtab → /proc/self/mounts, as systemd-tmpfiles makes it on every Debian boot (the
+    image has no systemd). snmpd's HOST-RESOURCES-MIB reads the mounted filesystems from
+    /etc/mtab: without it a server reports no disk at all (hrStorage lists only memory)."""
+    mtab = Path("/etc/mtab")
+    if not mtab.is_symlink() and not mtab.exists():
+        mtab.symlink_to("../proc/self/mounts")
 
 
 def rc_scripts(level: str) -> list[Path]:
@@ -205,6 +217,7 @@ def main() -> int:
     install_host_keys()
     if not MARKER.exists():
         provision(spec)
+    ensure_mtab()
     os.umask(0o022)
     say("starting services")
     for level in ("S", "2"):
