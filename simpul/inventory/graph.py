@@ -327,41 +327,56 @@ def overview_dot(inv: Inventory, *, today: date | None = None, cols: int = 8) ->
         "  node [fontname=\"DejaVu Sans\", fontsize=9, shape=plain];",
         "  edge [fontname=\"DejaVu Sans\", fontsize=7, color=\"#6b7280\"];",
     ]
-    # the hubs and their sites' servers, in the middle
+    # the hub sites in the middle: one node per site (a table: the site, its LAN and servers,
+    # one row per core router with a port the lines attach to). Clusters in one rank overlap
+    # in dot; table nodes do not.
     by_site: dict[str, list[str]] = {}
     for h in hubs:
         by_site.setdefault(inv.devices[h].site, []).append(h)
+    port: dict[str, str] = {}
+    site_node: dict[str, str] = {}
     for i, (sname, devs) in enumerate(sorted(by_site.items())):
         st = inv.sites.get(sname)
         servers = [s for s in inv.servers.values() if s.site == sname]
         roles: dict[str, int] = {}
         for srv in servers:
             roles[srv.role] = roles.get(srv.role, 0) + 1
-        label = st.name if st else sname
-        if st and st.lan:
-            label += f"\nLAN {st.lan}"
+        colour = SITE_COLOURS.get(st.type if st else "", "#ffffff")
+        rows = [f'<TR><TD BGCOLOR="{colour}"><B>{escape(st.name if st else sname)}</B>'
+                + (f"<BR/>LAN {st.lan}" if st and st.lan else "") + "</TD></TR>"]
         if servers:
             parts = [f"{r} {n}" for r, n in sorted(roles.items())]
-            label += f"\n{len(servers)} server: " + ", ".join(parts[:4])
-            for k in range(4, len(parts), 4):
-                label += ",\n" + ", ".join(parts[k:k + 4])
-        colour = SITE_COLOURS.get(st.type if st else "", "#ffffff")
-        lines.append(f"  subgraph cluster_hub{i} {{ label={_q(label)}; style=\"rounded,filled\"; "
-                     f"fillcolor={_q(colour)}; color=\"#9ca3af\"; fontsize=10;")
-        for h in devs:
+            lines_srv = [", ".join(parts[k:k + 4]) for k in range(0, len(parts), 4)]
+            rows.append(f'<TR><TD BGCOLOR="{colour}"><FONT POINT-SIZE="8">{len(servers)} server: '
+                        + ",<BR/>".join(escape(x) for x in lines_srv) + "</FONT></TD></TR>")
+        for j, h in enumerate(devs):
             d = inv.devices[h]
-            lab = (f'<<TABLE BORDER="1" CELLBORDER="0" CELLPADDING="3" BGCOLOR="white" STYLE="rounded">'
-                   f"<TR><TD><B>{escape(h)}</B></TD></TR><TR><TD>{escape(d.model or d.platform)}</TD></TR>"
-                   f"<TR><TD>lo {escape(str(d.loopback or d.mgmt_ip))}</TD></TR></TABLE>>")
-            lines.append(f"    {_q(h)} [label={lab}];")
-        lines.append("  }")
-    lines.append("  { rank=same; " + " ".join(_q(h) for h in hubs) + " }")
+            port[h] = f"p{j}"
+            rows.append(f'<TR><TD PORT="p{j}" BORDER="1" BGCOLOR="white"><B>{escape(h)}</B> · '
+                        f"{escape(d.model or d.platform)}<BR/>lo {escape(str(d.loopback or d.mgmt_ip))}</TD></TR>")
+        for lk in inv.links.values():  # links inside the site
+            a, b2 = lk.a.split(":")[0], lk.b.split(":")[0]
+            if a in devs and b2 in devs:
+                speed = f" {lk.bandwidth_mbps:g} Mb/s" if lk.bandwidth_mbps else ""
+                rows.append(f'<TR><TD BGCOLOR="{colour}"><FONT POINT-SIZE="8">{escape(a)} — {escape(b2)}: '
+                            f"{lk.medium}{speed}</FONT></TD></TR>")
+        node = f"site-{sname}"
+        for h in devs:
+            site_node[h] = node
+        lines.append(f"  {_q(node)} [label=<<TABLE BORDER=\"1\" CELLBORDER=\"0\" CELLSPACING=\"3\" "
+                     f"CELLPADDING=\"3\" COLOR=\"#6b7280\" BGCOLOR=\"{colour}\" STYLE=\"rounded\">"
+                     f"{''.join(rows)}</TABLE>>];")
+    lines.append("  { rank=same; " + " ".join(_q(n) for n in sorted(set(site_node.values()))) + " }")
+
+    def end(h: str) -> str:
+        return f"{_q(site_node[h])}:{port[h]}" if h in site_node else _q(h)
+
     # blocks left and right of the hubs, balanced by height
     load = [0, 0]
     for b in blocks:
-        rows = (len(b.cells) + cols - 1) // cols + 2
+        height = (len(b.cells) + cols - 1) // cols + 2
         side = 0 if load[0] <= load[1] else 1
-        load[side] += rows
+        load[side] += height
         head = (f'<TR><TD COLSPAN="{cols}" BGCOLOR="#e5e7eb"><B>{escape(b.title)}</B><BR/>'
                 f'<FONT POINT-SIZE="7">{escape(b.subtitle)}</FONT></TD></TR>')
         lab = (f'<<FONT POINT-SIZE="7"><TABLE BORDER="1" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1" '
@@ -374,15 +389,15 @@ def overview_dot(inv: Inventory, *, today: date | None = None, cols: int = 8) ->
         tip = f"{b.key}: {medium}" + (f" {bw:g} Mb/s" if bw else "")
         if b.parent is not None:
             # no edge labels: the medium is the line's style, the block names its uplink
-            ends = (b.key, b.parent) if side == 0 else (b.parent, b.key)
-            lines.append(f"  {_q(ends[0])} -- {_q(ends[1])} [style={style}, color={_q(colour)}, "
+            pair = (_q(b.key), end(b.parent)) if side == 0 else (end(b.parent), _q(b.key))
+            lines.append(f"  {pair[0]} -- {pair[1]} [style={style}, color={_q(colour)}, "
                          f"tooltip={_q(tip)}, penwidth=1.2];")
     # links between hubs: labelled with their prefix, not ranked
     for _lname, lk in sorted(inv.links.items()):
         a, b2 = lk.a.split(":")[0], lk.b.split(":")[0]
-        if a in hubs and b2 in hubs:
+        if a in hubs and b2 in hubs and site_node.get(a) != site_node.get(b2):
             lab = f"{lk.prefix} {lk.medium}" + (f" {lk.bandwidth_mbps:g} Mb/s" if lk.bandwidth_mbps else "")
-            lines.append(f"  {_q(a)} -- {_q(b2)} [constraint=false, tooltip={_q(lab)}, "
+            lines.append(f"  {end(a)} -- {end(b2)} [constraint=false, tooltip={_q(lab)}, "
                          f"style={MEDIUM_STYLE.get(lk.medium, 'solid')}, "
                          f"color={_q(MEDIUM_COLOUR.get(lk.medium, '#6b7280'))}];")
     legend = ('<<TABLE BORDER="1" CELLBORDER="0" CELLPADDING="2" COLOR="#9ca3af" BGCOLOR="white">'
