@@ -62,13 +62,21 @@ def harden() -> None:
 
 
 def change_summary(changes: list[dict[str, Any]]) -> str:
-    """``SSH-01 SSH-02 (2) FW-01`` — the control IDs a host's changes touch, in order, with how
-    many operations each (operation names end in ``| <control ID>``)."""
+    """``SSH-01 SSH-02 (2) FW-01; 1 supporting`` — the control IDs a host's changes touch, in
+    order, with how many operations each (operation names end in ``| ID[, ID...]``; one that
+    names no control, such as installing the lock-out guard, is *supporting*)."""
+    import re
+
     counts: dict[str, int] = {}
+    other = 0
     for ch in changes:
-        cid = ch["op"].rsplit("|", 1)[-1].strip() if "|" in ch["op"] else "?"
-        counts[cid] = counts.get(cid, 0) + 1
-    return " ".join(f"{c} ({n})" if n > 1 else c for c, n in counts.items())
+        ids = re.findall(r"\b[A-Z]+-\d+\b", ch["op"].rsplit("|", 1)[1]) if "|" in ch["op"] else []
+        if not ids:
+            other += 1
+        for cid in ids:
+            counts[cid] = counts.get(cid, 0) + 1
+    out = " ".join(f"{c} ({n})" if n > 1 else c for c, n in counts.items())
+    return f"{out}; {other} supporting" if other else out
 
 
 def _print_runs(results: list[Result], mode: str, *, diffs: bool) -> None:

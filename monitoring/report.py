@@ -60,6 +60,7 @@ TEXT: dict[str, dict[str, str]] = {
         "legend": "Merah: gangguan (lebar minimum 3 piksel agar gangguan singkat tetap terlihat; "
                   "arahkan kursor untuk waktunya) · Abu-abu: tanpa data · Biru: pemeliharaan "
                   "terjadwal · Latar abu-abu muda: Sabtu/Minggu",
+        "legend_future": " · Putih: belum terjadi (bulan berjalan)",
         "start": "Mulai",
         "end": "Selesai",
         "duration": "Durasi (menit)",
@@ -135,6 +136,7 @@ TEXT: dict[str, dict[str, str]] = {
         "legend": "Red: outage (at least 3 pixels wide so that a short outage stays visible; "
                   "hover for its times) · Grey: no data · Blue: declared maintenance · "
                   "Light grey background: Saturday/Sunday",
+        "legend_future": " · White: still to come (current month)",
         "start": "Start",
         "end": "End",
         "duration": "Duration (min)",
@@ -231,9 +233,11 @@ def _span_text(s: float, e: float, tz: str) -> str:
 
 
 def duration(seconds: float, lang: str) -> str:
-    """``3 min`` / ``2,5 menit`` / ``1 h 5 min`` / ``2 hari 3 jam`` for people."""
+    """``40 s`` / ``3 min`` / ``2,5 menit`` / ``1 h 5 min`` / ``2 hari 3 jam`` for people."""
     unit = {"id": ("menit", "jam", "hari"), "en": ("min", "h", "d")}[lang]
     m = seconds / 60
+    if seconds < 60:
+        return f"{round(seconds)} {'detik' if lang == 'id' else 's'}"
     if m < 10:
         v = round(m, 1)
         return f"{num(v, lang, 0 if v == int(v) else 1)} {unit[0]}"
@@ -643,7 +647,7 @@ def to_html(rows: Sequence[SlaRow], *, month: str, by: str, start: float, end: f
         + "\n".join(body) + "\n</tbody></table>\n"
         + f'<p class="note">{_esc(t["coverage_note"].format(min=num(min_cov, lang, 0)))}</p>\n'
         + f"<h2>{_esc(t['chart_timeline'])}</h2>\n"
-        + f'<p class="note">{_esc(t["legend"])}</p>\n'
+        + f'<p class="note">{_esc(t["legend"] + (t["legend_future"] if period_end and end < period_end else ""))}</p>\n'
         + _timeline(rows, start, end, t, lang, tz, period_end)
         + f"\n<h2>{_esc(t['title_outages'])}</h2>\n"
         + _outage_table(rows, t, lang, tz)

@@ -199,5 +199,6 @@ def test_plan_summary_lists_control_ids_with_counts() -> None:
     from simpul.deploys.cli import change_summary
 
     ops = [{"op": "Render sshd_config | SSH-01"}, {"op": "Set x | SYS-03"}, {"op": "Set y | SYS-03"},
-           {"op": "odd operation"}]
-    assert change_summary(ops) == "SSH-01 SYS-03 (2) ?"
+           {"op": "Install the lock-out guard helper"},
+           {"op": "Install the security packages | LOG-01, AUD-01, SYS-03"}]
+    assert change_summary(ops) == "SSH-01 SYS-03 (3) LOG-01 AUD-01; 1 supporting"

@@ -300,3 +300,10 @@ def test_year_view_adds_times_not_percentages() -> None:
     assert lines[1].endswith(",,,99.986,100.0,met")
     page = year_html([y], year=2026, by="service", lang="id")
     assert "Mei" in page and "Agu" in page and page.count('<tr class="entity"') == 1
+
+
+def test_short_outages_read_in_seconds() -> None:
+    from simpul.monitoring.report import duration
+
+    assert duration(4, "id") == "4 detik" and duration(40, "en") == "40 s"
+    assert duration(60, "en") == "1 min"
