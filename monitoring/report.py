@@ -670,8 +670,9 @@ def year_html(rows: Sequence[YearRow], *, year: int, by: str, organisation: str 
         a = r.availability
         tip = f"{_verdict(r, t)}; {t['coverage']}: " + (
             t["na"] if r.coverage is None else num(r.coverage, lang))
+        # a month without data is a grey "–": twelve columns of "n/a" drown the figures
         return (f'<td class="cell" style="background:{VERDICT_BG[r.verdict]}" title="{_esc(tip)}">'
-                f'{t["na"] if a is None else num(a, lang, 3)}</td>')
+                f'{"–" if a is None else num(a, lang, 3)}</td>')
 
     head = "".join(f"<th>{_esc(c)}</th>" for c in (
         t["entity"], t["target"], *MONTHS[lang], t["year_total"], t["coverage"], t["verdict"],
