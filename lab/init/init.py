@@ -120,9 +120,6 @@ def provision(spec: dict[str, str]) -> None:
           "sysServices 72\n"
           f"rocommunity {spec['snmp_community']} {spec['snmp_allowed_from']}\n"
           f"rouser {spec['snmp_user']} priv\n"
-          # the root filesystem in UCD-SNMP-MIB dskTable: hrStorage skips the overlay root
-          # type, dskTable reads any path (statvfs)
-          "disk / 10%\n"
           "dontLogTCPWrappersConnects yes\n", 0o600)
     # createUser lines in the persistent file are turned into usmUser entries at start
     write("/var/lib/snmp/snmpd.conf",
