@@ -10,6 +10,7 @@ malformed" — at open or at any later query. :class:`OutboxConnection` and
 from __future__ import annotations
 
 import sqlite3
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
@@ -72,7 +73,10 @@ class _Guarded(sqlite3.Connection):
     holds = ""
 
     def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
-        self.where = str(database)
+        where = str(database)
+        if kwargs.get("uri") and where.startswith("file:"):  # file:///path?mode=ro → /path
+            where = urllib.parse.unquote(urllib.parse.urlsplit(where).path)
+        self.where = where
         try:
             super().__init__(database, *args, **kwargs)
         except sqlite3.DatabaseError as e:
