@@ -73,6 +73,10 @@ def load_settings(path: Path | None = None) -> Settings:
             raise ConfigError(f"{c}: settings file not found") from e
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{c}: invalid TOML: {e}") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{c}: not UTF-8 text (byte {e.start})") from e
+        except OSError as e:  # a directory, no permission, ...
+            raise ConfigError(f"{c}: cannot read the settings file ({e.strerror})") from e
         src = c
         break
     if os.environ.get("SIMPUL_INVENTORY"):

@@ -68,3 +68,11 @@ def test_simpul_poll_names_the_damaged_file(
     err = capsys.readouterr().err
     assert rc == 1 and f"{state / name}: the " in err and "is damaged" in err, err
     assert "internal error" not in err
+
+
+def test_a_damaged_ledger_read_by_a_report_names_the_file_not_a_uri(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    path.write_bytes(b"garbage" * 1000)
+    with pytest.raises(StoreError) as ei:
+        Ledger(path, readonly=True).intervals(0, 1)
+    assert ei.value.message == f"{path}: the availability ledger is damaged (file is not a database)"

@@ -77,3 +77,18 @@ def test_a_command_using_a_bad_secret_says_which_and_exits_3(
                "--sink", "influx-v1+http://127.0.0.1:9?db=x"])
     err = capsys.readouterr().err
     assert rc == 3 and said in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize(("make", "said"), [
+    (lambda d: d, "cannot read the settings file (Is a directory)"),
+    (lambda d: (d / "s.toml").write_bytes(b"\xff\xfe") and d / "s.toml", "not UTF-8 text (byte 0)"),
+])
+def test_an_unreadable_settings_file_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    make: object, said: str,
+) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    monkeypatch.setenv("SIMPUL_CONFIG", str(path))
+    assert main(["inventory", "show"]) == 3
+    err = capsys.readouterr().err
+    assert f"{path}: {said}" in err and "internal error" not in err, err
