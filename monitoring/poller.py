@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simpul.errors import LockedError
+from simpul.errors import ConfigError, LockedError
 from simpul.results import Result, Status
 from simpul.runner import Hook
 
@@ -49,9 +49,18 @@ def poll_lock(state_dir: Path, name: str = "poll") -> Iterator[Path]:
 
     Raises :class:`LockedError` naming the holder's PID when another run has it.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / f"{name}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    if state_dir.exists() and not state_dir.is_dir():
+        raise ConfigError(f"state directory {state_dir}: is a file, not a directory",
+                          hint="point --state-dir, $SIMPUL_STATE_DIR or state_dir in simpul.toml "
+                               "at a directory")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ConfigError(f"state directory {state_dir}: cannot use it ({e.strerror})",
+                          hint="--state-dir, $SIMPUL_STATE_DIR or state_dir in simpul.toml must be "
+                               "a directory this user can write") from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

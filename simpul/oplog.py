@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 _UNREADABLE = object()
 _SECRET_KEY = re.compile(
-    r"(pass(word|phrase|wd)?|secret|token|community|priv|auth_key|api_key|psk|key$)", re.I)
+    r"(pass(word|phrase|wd)?|secret|token|community|priv|auth_key|api_key|psk|authoriz|cookie|"
+    r"bearer|key$)", re.I)
 
 
 def _empty(value: Any) -> bool:
@@ -121,7 +122,7 @@ def _read_head(path: Path) -> tuple[Head | None, str | None]:
     """``(head, None)``, ``(None, None)`` when the file does not exist, or ``(None, problem)``."""
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None, None
     except (OSError, ValueError) as e:
         return None, f"{path}: cannot read ({getattr(e, 'strerror', None) or e})"

@@ -90,6 +90,6 @@ def verify(app: AppContext, anchor: str | None) -> int:
             stdout.print(f"{log.path}: no records")
     else:
         for p in rep.problems:
-            click.echo(f"{log.path}: {p}")
+            click.echo(p if p.startswith(f"{log.path}: ") else f"{log.path}: {p}")
         click.echo(f"{log.path}: verification FAILED ({len(rep.problems)} problem(s))", err=True)
     return int(ExitCode.OK if rep.ok else ExitCode.ERROR)

@@ -76,3 +76,17 @@ def test_a_damaged_ledger_read_by_a_report_names_the_file_not_a_uri(tmp_path: Pa
     with pytest.raises(StoreError) as ei:
         Ledger(path, readonly=True).intervals(0, 1)
     assert ei.value.message == f"{path}: the availability ledger is damaged (file is not a database)"
+
+
+def test_a_state_dir_that_is_a_file_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SIMPUL_T_KEY", "a-long-enough-key")
+    inv = write_small_inventory(tmp_path, {n: {"env": "SIMPUL_T_KEY"} for n in ("snmp-auth", "snmp-priv", "login")})
+    state = tmp_path / "state-file"
+    state.write_text("")
+    monkeypatch.setenv("SIMPUL_CONFIG", os.devnull)
+    rc = main(["-i", str(inv), "poll", "--once", "--icmp", "none", "--state-dir", str(state),
+               "--sink", "influx-v1+http://127.0.0.1:9?db=x"])
+    err = capsys.readouterr().err
+    assert rc == 3 and f"state directory {state}: is a file, not a directory" in err, err

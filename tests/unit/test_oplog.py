@@ -115,6 +115,8 @@ def test_secrets_never_written(tmp_path: Path) -> None:
     ({"api_key": True}, {"api_key": "***"}),
     ({"users": [{"name": "budi", "password": "x"}]}, {"users": [{"name": "budi", "password": "***"}]}),
     ({"deep": [[{"psk": "wpa-key"}]]}, {"deep": [[{"psk": "***"}]]}),
+    ({"headers": {"Authorization": "Basic aGk6dGhlcmU=", "Cookie": "sid=1"}},
+     {"headers": {"Authorization": "***", "Cookie": "***"}}),
     ({"password": None, "secret": ""}, {"password": None, "secret": ""}),  # nothing to hide
     ({"blob": b"plain"}, {"blob": "plain"}),
 ])
@@ -278,3 +280,15 @@ def test_cli_prints_the_head_and_checks_an_anchor(
     assert "no record in the log has this hash" in capsys.readouterr().out
     assert main(["oplog", "verify", "--head", "not-hex"]) == 1
     assert "not a record hash" in capsys.readouterr().out
+
+
+def test_a_state_dir_that_is_a_file_verifies_as_empty_not_as_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "not-a-dir"
+    f.write_text("")
+    monkeypatch.setenv("SIMPUL_STATE_DIR", str(f))
+    monkeypatch.setenv("SIMPUL_CONFIG", "/dev/null")
+    assert main(["oplog", "verify"]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == f"{f / 'oplog.jsonl'}: no records" and "internal error" not in out.err
