@@ -13,19 +13,24 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
+
+from pyinfra.api.facts import FactBase
 
 from simpul.deploys import admins as adm
 from simpul.deploys import render as r
 from simpul.deploys.hostvars import SSH_GROUP, HostVars
+from simpul.deploys.ops import BootStart
 from simpul.deploys.outside import Outside
 
 Outcome = tuple[bool, str]
+Sh = Callable[[str], tuple[int, str]]  # run a command on the host (with sudo): (exit status, output)
 
 
 @dataclass
 class CheckCtx:
     hv: HostVars
-    sh: Callable[[str], tuple[int, str]]
+    sh: Sh
     confined: bool
     outside: Outside
     pubkey: str
@@ -37,6 +42,18 @@ class CheckCtx:
 
     def ok(self, cmd: str) -> bool:
         return self.sh(cmd)[0] == 0
+
+    def fact(self, cls: type[FactBase[Any]], **kw: Any) -> Any:
+        """A pyinfra fact of :mod:`simpul.deploys.ops`, gathered through ``sh``: the deploy and
+        the audit read the host with the same command and parse it the same way."""
+        f = cls()
+        return f.process(self.out(str(f.command(**kw))).splitlines())
+
+
+def boots(ctx: CheckCtx, service: str, systemd_unit: str | None = None) -> tuple[bool, str]:
+    """Whether ``service`` starts at boot, and the evidence (a start link or systemctl's word)."""
+    f = ctx.fact(BootStart, service=service, systemd_unit=systemd_unit)
+    return bool(f["enabled"]), str(f["how"])
 
 
 def sshd_values(ctx: CheckCtx) -> dict[str, str]:
@@ -223,11 +240,14 @@ def _sysctl_check(cid: str) -> Callable[[CheckCtx], Outcome]:
                     bad.append(f"{k}={got or '?'} (want {v})")
             if file_vals.get(k) != v:
                 bad.append(f"{k} not persisted in /etc/sysctl.d/60-simpul.conf")
+        at_boot, how = boots(ctx, "procps", "systemd-sysctl")
+        if not at_boot:
+            bad.append(f"nothing loads /etc/sysctl.d at boot ({how})")
         if bad:
             return False, "; ".join(bad[:8])
         if nlive == len(want):
-            return True, f"{len(want)} settings live and persisted"
-        return True, f"{len(want)} settings persisted, {nlive} of them checked live"
+            return True, f"{len(want)} settings live and persisted (loaded at boot: {how})"
+        return True, f"{len(want)} settings persisted (loaded at boot: {how}), {nlive} of them checked live"
     return check
 
 
@@ -292,8 +312,17 @@ def fw_03(ctx: CheckCtx) -> Outcome:
 
 
 def fw_04(ctx: CheckCtx) -> Outcome:
+    """Persisted = what the next boot loads holds the table: nftables starts at boot, its
+    configuration includes Simpul's file and parses (``nft -c``)."""
     inc = ctx.ok(f"grep -qxF 'include \"/etc/nftables.d/*.nft\"' /etc/nftables.conf && test -f {r.NFT_FILE}")
-    return inc, "/etc/nftables.conf includes /etc/nftables.d/simpul.nft" if inc else "not persisted"
+    at_boot, how = boots(ctx, "nftables")
+    rc, err = ctx.sh("nft -c -f /etc/nftables.conf 2>&1")
+    bad = ([] if inc else ["/etc/nftables.conf does not include /etc/nftables.d/simpul.nft"]) + \
+        ([] if at_boot else [f"nftables does not start at boot ({how})"]) + \
+        ([] if rc == 0 else [f"/etc/nftables.conf does not load: {err.strip()[:160]}"])
+    if bad:
+        return False, "not persisted: " + "; ".join(bad)
+    return True, f"/etc/nftables.conf includes /etc/nftables.d/simpul.nft and parses; nftables {how}"
 
 
 # --- logging, audit, time, IPS --------------------------------------------------------------
@@ -305,7 +334,8 @@ def _running(ctx: CheckCtx, pidfile: str) -> bool:
 def log_01(ctx: CheckCtx) -> Outcome:
     inst = ctx.ok("dpkg-query -W -f='${Status}' rsyslog | grep -q 'install ok installed'")
     run = _running(ctx, "/run/rsyslogd.pid")
-    return inst and run, f"installed: {inst}, running: {run}"
+    at_boot, how = boots(ctx, "rsyslog")
+    return inst and run and at_boot, f"installed: {inst}, running: {run}, at boot: {how}"
 
 
 def log_02(ctx: CheckCtx) -> Outcome:
@@ -326,7 +356,8 @@ def aud_01(ctx: CheckCtx) -> Outcome:
     if ctx.confined:
         return inst, f"auditd installed: {inst} (the kernel audit system is not available in a namespace)"
     run = _running(ctx, "/run/auditd.pid")
-    return inst and run, f"installed: {inst}, running: {run}"
+    at_boot, how = boots(ctx, "auditd")
+    return inst and run and at_boot, f"installed: {inst}, running: {run}, at boot: {how}"
 
 
 AUDIT_KEYS = ("identity", "scope", "sshd", "time-change", "logins", "modules", "firewall")
@@ -357,14 +388,28 @@ def time_01(ctx: CheckCtx) -> Outcome:
     detail = f"chrony sources {servers} (want {list(ctx.hv.ntp_servers)})"
     if not ctx.confined:
         run = _running(ctx, "/run/chrony/chronyd.pid")
-        ok = ok and run
-        detail += f"; chronyd running: {run}"
+        at_boot, how = boots(ctx, "chrony")
+        ok = ok and run and at_boot
+        detail += f"; chronyd running: {run}, at boot: {how}"
     return ok, detail
 
 
 def ips_01(ctx: CheckCtx) -> Outcome:
     rc, out = ctx.sh("fail2ban-client status sshd 2>&1")
-    return rc == 0, "fail2ban jail sshd active" if rc == 0 else f"jail sshd not active: {out.strip()[:120]}"
+    at_boot, how = boots(ctx, "fail2ban")
+    state = "fail2ban jail sshd active" if rc == 0 else f"jail sshd not active: {out.strip()[:120]}"
+    return rc == 0 and at_boot, f"{state}; at boot: {how}"
+
+
+def log_04(ctx: CheckCtx) -> Outcome:
+    """No loose log file now, and the fix runs again at boot and daily (daemons and logrotate
+    create files with their own modes)."""
+    ok, detail = _empty_list(r"find /var/log -type f \( -perm /o+rwx -o -perm /g+wx \)", "loose log files")(ctx)
+    kept = ctx.ok(f"test -x {r.LOG_PERMS} && test -x {r.LOG_PERMS_CRON}")
+    at_boot, how = boots(ctx, "simpul-log-perms")
+    if not (kept and at_boot):
+        return False, f"{detail}; modes not kept: {r.LOG_PERMS} daily: {kept}, at boot: {how}"
+    return ok, f"{detail}; kept daily and at boot"
 
 
 # --- software and files ------------------------------------------------------------------------
@@ -437,7 +482,7 @@ CHECKS: dict[str, Callable[[CheckCtx], Outcome]] = {
     "SYS-09": _modules("SYS-09", r.FS_MODULES + r.STORAGE_MODULES), "SYS-10": _modules("SYS-10", r.NET_MODULES),
     "FW-01": fw_01, "FW-02": fw_02, "FW-03": fw_03, "FW-04": fw_04,
     "LOG-01": log_01, "LOG-02": log_02, "LOG-03": log_03,
-    "LOG-04": _empty_list(r"find /var/log -type f \( -perm /o+rwx -o -perm /g+wx \)", "loose log files"),
+    "LOG-04": log_04,
     "AUD-01": aud_01, "AUD-02": aud_02, "AUD-03": aud_03, "TIME-01": time_01, "IPS-01": ips_01,
     "PKG-01": pkg_01, "PKG-02": pkg_02, "PKG-03": pkg_03,
     "FILE-01": _modes("FILE-01"), "FILE-02": _modes("FILE-02"), "FILE-03": file_03, "FILE-04": file_04,

@@ -14,18 +14,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
-from ipaddress import IPv4Address
 from typing import cast
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 
 from simpul.deploys import admins as adm
+from simpul.deploys import lockout
 from simpul.deploys import render as r
 from simpul.deploys.hostvars import SSH_GROUP, Decision, HostVars
 from simpul.deploys.ops import (
     GUARD,
     ConfirmFn,
+    FileState,
     FileText,
     GuardedFile,
     ensure,
@@ -36,7 +37,9 @@ from simpul.deploys.ops import (
     recorder,
     run_fix,
     service_fresh,
+    start_at_boot,
     sysctl_live,
+    will_change,
 )
 from simpul.ssh import ServerFacts
 
@@ -53,9 +56,17 @@ class HardenContext:
     sshd_extra: Mapping[str, str] = field(default_factory=dict)
     guard_timeout: int = 90
     today: date = field(default_factory=date.today)
+    refused: dict[str, str] | None = None  # lock-out pre-checks, decided once per host
 
     def on(self, *ids: str) -> list[str]:
         return [i for i in ids if self.decisions[i].active]
+
+    def active(self, cid: str) -> bool:
+        return bool(self.decisions[cid].active)
+
+    @property
+    def systemd(self) -> bool:
+        return self.facts.init == "systemd"
 
     def waived_or_na(self) -> list[str]:
         return [i for i, d in self.decisions.items() if not d.active]
@@ -65,8 +76,51 @@ def name(ids: list[str], text: str) -> str:
     return f"{text} | {', '.join(ids)}" if ids else text
 
 
+def shipped(name: str) -> str:
+    """A file shipped in ``deploys/files`` (the guard, init scripts, systemd units)."""
+    return (resources.files("simpul.deploys") / "files" / name).read_text()
+
+
 def guard_script() -> str:
-    return (resources.files("simpul.deploys") / "files" / "simpul-guard").read_text()
+    return shipped("simpul-guard")
+
+
+def gate(ctx: HardenContext, unit: str) -> bool:
+    """Whether the lock-out-prone ``unit`` may be applied on this host (:mod:`..lockout`).
+
+    The pre-checks of every unit are decided once, before the first of them; a refusal is
+    recorded (the host fails with its cause) and the unit is left as it is."""
+    if ctx.refused is None:
+        groups = None
+        if lockout.needs_groups(ctx.hv, ctx.active):
+            rc, out = read_state(f"id -nG {shlex.quote(ctx.hv.ssh_user)}")
+            groups = frozenset(" ".join(out).split()) if rc == 0 else frozenset()
+        ctx.refused = lockout.prechecks(ctx.hv, ctx.active, lockout.Session(ctx.facts.client_ip, groups))
+    why = ctx.refused.get(unit)
+    if why:
+        if why not in recorder().refusals:
+            recorder().refusals.append(why)
+            log.error("%s: %s", ctx.hv.name, why)
+        return False
+    return True
+
+
+def boot_script(ctx: HardenContext, service: str, ids: list[str], *, only_if_missing: bool = False) -> None:
+    """Install what starts ``service`` at boot: Simpul's systemd unit or init.d script.
+
+    ``only_if_missing``: a distribution service (rsyslog, nftables) whose init.d script Debian 12
+    does not ship — installed only where there is none (a systemd host has the unit)."""
+    if ctx.systemd:
+        if not only_if_missing:
+            managed_file(name=name(ids, f"Start {service} at boot (systemd unit)"),
+                         path=f"/etc/systemd/system/{service}.service",
+                         content=shipped(f"systemd/{service}.service"))
+        return
+    path = f"/etc/init.d/{service}"
+    if only_if_missing and host.get_fact(FileState, path=path) is not None:
+        return
+    managed_file(name=name(ids, f"Start {service} at boot (init.d script)"), path=path,
+                 content=shipped(f"init.d/{service}"), mode="755")
 
 
 # --- families -------------------------------------------------------------------------------
@@ -76,6 +130,9 @@ def guard_script() -> str:
 def lockout_guard(ctx: HardenContext) -> None:
     managed_file(name="Install the lock-out guard helper", path=GUARD, content=guard_script(),
                  mode="755")
+    # a change left unconfirmed by a reboot is rolled back at boot, before the services start
+    boot_script(ctx, "simpul-guard", [])
+    start_at_boot(name="Roll back unconfirmed guarded changes at boot", service="simpul-guard")
 
 
 @deploy("Software")
@@ -122,7 +179,7 @@ def deploy_accounts(ctx: HardenContext) -> None:
                describe=f"add the inventory deploy key to {user}'s authorized_keys")
     if ctx.on("ACC-07"):
         admin_accounts(ctx)
-    if ctx.on("ACC-02"):
+    if ctx.on("ACC-02") and gate(ctx, "sudo"):
         guarded_files(name=name(["ACC-02"], "sudo policy (validated with visudo -c)"), unit="sudo",
                       files=[r_sudoers()], validate="visudo -cf {}", activate="-",
                       confirm=ctx.confirm, timeout=ctx.guard_timeout)
@@ -163,6 +220,8 @@ def admin_accounts(ctx: HardenContext) -> None:
             continue
         run_fix(name=name(["ACC-07"], f"Admin account {d.account}"), fix=d.fix,
                 describe=f"{d.account}: {'; '.join(d.problems)}")
+    if not gate(ctx, "sudo-admins"):
+        return
     guarded_files(name=name(["ACC-07"], "sudo for inventory admins (validated with visudo -c)"),
                   unit="sudo-admins",
                   files=[GuardedFile(adm.SUDOERS_PATH, adm.sudoers(accounts), mode="440")],
@@ -191,7 +250,7 @@ def pam_policy(ctx: HardenContext) -> None:
     if "PAM-01" in ids or "PAM-04" in ids:
         files += [GuardedFile("/etc/pam.d/common-password", r.PAM_COMMON_PASSWORD),
                   GuardedFile("/etc/security/pwquality.conf", r.PWQUALITY)]
-    if files:
+    if files and gate(ctx, "pam"):
         guarded_files(name=name(ids, "PAM stacks (modules checked, fresh login + sudo confirmed)"),
                       unit="pam", files=files, validate=PAM_VALIDATE, activate="-",
                       confirm=ctx.confirm, timeout=ctx.guard_timeout)
@@ -220,7 +279,7 @@ def ssh_server(ctx: HardenContext) -> None:
             file_mode(name=name(["SSH-10"], f"Host key {k} 0600"), path=k, mode="600")
     ids = ctx.on("SSH-01", "SSH-02", "SSH-03", "SSH-04", "SSH-05", "SSH-06", "SSH-07", "SSH-08",
                  "SSH-09", "SSH-10", "SSH-11")
-    if not ids:
+    if not ids or not gate(ctx, "sshd"):
         return
     content = r.sshd_config(ctx.hv, ctx.facts.host_keys, extra=ctx.sshd_extra,
                             waived=ctx.waived_or_na())
@@ -240,6 +299,9 @@ def kernel_params(ctx: HardenContext) -> None:
         for key, (value, cid) in values.items():
             if r.is_live_key(key) or not ctx.facts.confined:
                 sysctl_live(name=name([cid], f"Set {key}={value}"), key=key, value=value)
+        # the file is read at every boot by procps (sysvinit) or systemd-sysctl (static)
+        start_at_boot(name=name(active, "Load the sysctl settings at boot"), service="procps",
+                      systemd_unit="systemd-sysctl")
     if ctx.on("SYS-08"):
         managed_file(name=name(["SYS-08"], "No core dumps (limits)"),
                      path="/etc/security/limits.d/60-simpul.conf", content=r.CORE_LIMITS)
@@ -262,27 +324,19 @@ NFT_LIVE = f"nft list table inet simpul 2>&1 | cmp -s - {NFT_LISTING}"
 @deploy("Firewall")
 def host_firewall(ctx: HardenContext) -> None:
     ids = ctx.on("FW-01", "FW-02", "FW-03")
-    if ids:
-        ip = ctx.facts.client_ip
-        inside = bool(ip) and any(IPv4Address(ip) in n for n in ctx.hv.noc_ranges) \
-            if ip and ":" not in ip else False
-        if not inside:
-            msg = (f"firewall not applied: this session comes from {ip or 'an unknown address'}, "
-                   f"outside organisation.noc_ranges ({', '.join(map(str, ctx.hv.noc_ranges))}); "
-                   "applying would lock the NOC out")
-            recorder().refusals.append(msg)
-            log.error("%s: %s", ctx.hv.name, msg)
-        else:
-            guarded_files(name=name(ids, "nftables table inet simpul (nft -c, timed auto-revert)"),
-                          unit="nft", files=[GuardedFile(r.NFT_FILE, r.nft_ruleset(ctx.hv), mode="600")],
-                          validate="nft -c -f {}", activate=NFT_ACTIVATE, confirm=ctx.confirm,
-                          timeout=ctx.guard_timeout, live_check=NFT_LIVE)
+    if ids and gate(ctx, "nft"):
+        guarded_files(name=name(ids, "nftables table inet simpul (nft -c, timed auto-revert)"),
+                      unit="nft", files=[GuardedFile(r.NFT_FILE, r.nft_ruleset(ctx.hv), mode="600")],
+                      validate="nft -c -f {}", activate=NFT_ACTIVATE, confirm=ctx.confirm,
+                      timeout=ctx.guard_timeout, live_check=NFT_LIVE)
     if ctx.on("FW-04"):
         line = 'include "/etc/nftables.d/*.nft"'
         ensure(name=name(["FW-04"], "Load table inet simpul at boot (/etc/nftables.conf)"),
                check=f"grep -qxF {shlex.quote(line)} /etc/nftables.conf",
                fix=f"[ -f /etc/nftables.conf ] || printf '#!/usr/sbin/nft -f\\n' > /etc/nftables.conf; "
                    f"echo {shlex.quote(line)} >> /etc/nftables.conf")
+        boot_script(ctx, "nftables", ["FW-04"], only_if_missing=True)
+        start_at_boot(name=name(["FW-04"], "Start nftables at boot"), service="nftables")
 
 
 @deploy("Logging")
@@ -298,11 +352,21 @@ def log_forwarding(ctx: HardenContext) -> None:
         service_fresh(name=name(["LOG-01"], "rsyslog running on its current configuration"),
                       service="rsyslog", pidfile="/run/rsyslogd.pid",
                       configs=["/etc/rsyslog.conf", "/etc/rsyslog.d/60-simpul.conf"])
+        boot_script(ctx, "rsyslog", ["LOG-01"], only_if_missing=True)
+        start_at_boot(name=name(["LOG-01"], "Start rsyslog at boot"), service="rsyslog")
     if ctx.on("LOG-04"):
         loose = r"find /var/log -type f \( -perm /o+rwx -o -perm /g+wx \)"
         ensure(name=name(["LOG-04"], "Log files not world-readable"),
                check=f"{loose} | grep . && exit 1 || exit 0",
                fix=f"{loose} -exec chmod g-wx,o-rwx {{}} +")
+        # daemons and logrotate keep creating files with their own modes (dpkg.log 0644, a log
+        # written at shutdown): the same fix runs at every boot and daily
+        managed_file(name=name(["LOG-04"], "Log file modes kept (script)"), path=r.LOG_PERMS,
+                     content=shipped("simpul-log-perms"), mode="755")
+        managed_file(name=name(["LOG-04"], "Log file modes kept daily (cron.daily)"), path=r.LOG_PERMS_CRON,
+                     content=shipped("cron.daily-simpul-log-perms"), mode="755")
+        boot_script(ctx, "simpul-log-perms", ["LOG-04"])
+        start_at_boot(name=name(["LOG-04"], "Log file modes kept at boot"), service="simpul-log-perms")
 
 
 @deploy("Audit")
@@ -315,6 +379,7 @@ def audit_rules(ctx: HardenContext) -> None:
         service_fresh(name=name(["AUD-01"], "auditd running with the current rules"),
                       service="auditd", pidfile="/run/auditd.pid",
                       configs=["/etc/audit/rules.d/60-simpul.rules", "/etc/audit/auditd.conf"])
+        start_at_boot(name=name(["AUD-01"], "Start auditd at boot"), service="auditd")
 
 
 @deploy("Time")
@@ -326,20 +391,29 @@ def time_sync(ctx: HardenContext) -> None:
             service_fresh(name=name(["TIME-01"], "chronyd running on its current configuration"),
                           service="chrony", pidfile="/run/chrony/chronyd.pid",
                           configs=["/etc/chrony/chrony.conf"])
+            start_at_boot(name=name(["TIME-01"], "Start chronyd at boot"), service="chrony")
 
 
 @deploy("Intrusion prevention")
 def intrusion_prevention(ctx: HardenContext) -> None:
-    if not ctx.on("IPS-01"):
+    # a jail whose ignoreip misses the NOC bans the NOC: the same pre-check as the firewall
+    if not ctx.on("IPS-01") or not gate(ctx, "fail2ban"):
         return
-    managed_file(name=name(["IPS-01"], "fail2ban sshd jail"), path="/etc/fail2ban/jail.local",
-                 content=r.fail2ban_jail(ctx.hv, ctx.facts.init))
     if ctx.facts.init != "systemd":
         ensure(name=name(["IPS-01"], "auth.log exists for fail2ban"), check="test -f /var/log/auth.log",
                fix="touch /var/log/auth.log && chown root:adm /var/log/auth.log && chmod 640 /var/log/auth.log")
-    service_fresh(name=name(["IPS-01"], "fail2ban running on its current configuration"),
-                  service="fail2ban", pidfile="/run/fail2ban/fail2ban.pid",
-                  configs=["/etc/fail2ban/jail.local"])
+    jail = [GuardedFile("/etc/fail2ban/jail.local", r.fail2ban_jail(ctx.hv, ctx.facts.init))]
+    if will_change(jail):
+        guarded_files(name=name(["IPS-01"], "fail2ban sshd jail (fail2ban-client -t, restart, fresh login "
+                                            "or auto-revert)"),
+                      unit="fail2ban", files=jail, validate=r.FAIL2BAN_VALIDATE,
+                      activate=f"{GUARD} svc fail2ban restart", confirm=ctx.confirm,
+                      timeout=ctx.guard_timeout)
+    else:
+        service_fresh(name=name(["IPS-01"], "fail2ban running on its current configuration"),
+                      service="fail2ban", pidfile="/run/fail2ban/fail2ban.pid",
+                      configs=["/etc/fail2ban/jail.local"])
+    start_at_boot(name=name(["IPS-01"], "Start fail2ban at boot"), service="fail2ban")
 
 
 @deploy("File permissions")

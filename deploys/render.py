@@ -381,6 +381,14 @@ def fail2ban_jail(hv: HostVars, init: str) -> str:
             f"[sshd]\nenabled = true\nport = {hv.ssh_port}\nbackend = {backend}\n{logpath}")
 
 
+# fail2ban's own configuration test on a copy of /etc/fail2ban with the candidate jail.local
+FAIL2BAN_VALIDATE = ('d=$(mktemp -d) && cp -a /etc/fail2ban/. "$d"/ && cp {} "$d"/jail.local && '
+                     'fail2ban-client -c "$d" -t; rc=$?; rm -rf "$d"; exit $rc')
+
+# LOG-04: kept at boot and daily (daemons and logrotate create files with their own modes)
+LOG_PERMS = "/usr/local/sbin/simpul-log-perms"
+LOG_PERMS_CRON = "/etc/cron.daily/simpul-log-perms"
+
 AUTO_UPGRADES = (HEADER + "# PKG-02\n"
                  'APT::Periodic::Update-Package-Lists "1";\n'
                  'APT::Periodic::Unattended-Upgrade "1";\n'
