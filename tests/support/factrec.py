@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=FACTS_DIR)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
 
     from simpul.deploys.audit import audit_host
     from simpul.deploys.hostvars import decide, host_vars

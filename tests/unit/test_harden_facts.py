@@ -6,15 +6,16 @@ fact → check verdict). See ``tests/support/hardening_fixtures.py`` for the for
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from support.hardening_fixtures import FACTS_DIR, check_fixtures, fact_fixtures, load, replay_ctx
 
 from simpul.deploys import ops
 from simpul.deploys.catalog import CONTROLS
 from simpul.deploys.checks import CHECKS
-from support.hardening_fixtures import FACTS_DIR, check_fixtures, fact_fixtures, load, replay_ctx
 
 CHECK_FIXTURES = check_fixtures()
 FACT_FIXTURES = fact_fixtures()
@@ -44,7 +45,7 @@ def test_fact_parses_the_recorded_output(path: Path) -> None:
     assert fx["origin"].startswith(("recorded: ", "hand-edited: "))
     fact = getattr(ops, fx["subject"])()
     assert str(fact.command(**fx["args"])) == fx["command"], "the fact's command changed: record again"
-    assert fact.process(fx["output"]) == fx["value"]
+    assert json.loads(json.dumps(fact.process(fx["output"]))) == fx["value"]
 
 
 def test_every_control_has_a_failing_and_a_passing_fixture() -> None:
