@@ -155,6 +155,8 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
             if not exists("servers", srv_name):
                 p(("services", name, "servers", i), f"unknown server '{srv_name}'")
 
+    secret(inv.organisation.evidence_signing_key, ("organisation", "evidence_signing_key"))
+
     for name, pol in inv.backup_policies.items():
         secret(pol.encryption_key, ("backup_policies", name, "encryption_key"))
         dest = inv.servers.get(pol.destination)
