@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from simpul.cli import main
-from simpul.deploys import catalog, render
+from simpul.deploys import catalog
+from simpul.deploys.families.ssh import SSHD_EXPECT
 from simpul.inventory import load_inventory
 from simpul.inventory import lockout as inv_lockout
 from simpul.inventory.loader import InventoryInvalid
@@ -95,8 +96,8 @@ def test_inventory_check_command_reports_all_of_them(lab_copy: Path, capsys: pyt
 
 def test_the_catalog_facts_kept_in_the_core_match_the_catalog() -> None:
     by = catalog.BY_ID
-    assert render.SSHD_EXPECT[inv_lockout.ROOT_LOGIN] == {"permitrootlogin": "no"}
-    assert render.SSHD_EXPECT[inv_lockout.ALLOW_GROUPS] == {"allowgroups": "simpul-ssh"}
+    assert SSHD_EXPECT[inv_lockout.ROOT_LOGIN] == {"permitrootlogin": "no"}
+    assert SSHD_EXPECT[inv_lockout.ALLOW_GROUPS] == {"allowgroups": "simpul-ssh"}
     assert "Deploy account" in by[inv_lockout.DEPLOY_USER].title_en and "simpul-ssh" in by["ACC-01"].rationale_en
     assert "NOC" in by["FW-03"].title_en and inv_lockout.NOC_ONLY == ("FW-03", "IPS-01")
     assert all(by[c].profile == "baseline" for c in inv_lockout.BASELINE)
