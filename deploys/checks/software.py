@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from simpul.deploys.checks.base import CheckCtx, Outcome, empty_list
+from simpul.deploys.checks.base import CheckCtx, Outcome, boots, empty_list
 from simpul.deploys.families.software import LEGACY_PACKAGES
 
 
@@ -19,7 +19,9 @@ def pkg_01(ctx: CheckCtx) -> Outcome:
 def pkg_02(ctx: CheckCtx) -> Outcome:
     inst = ctx.ok("dpkg-query -W -f='${Status}' unattended-upgrades | grep -q 'install ok installed'")
     on = ctx.ok("grep -Eq 'APT::Periodic::Unattended-Upgrade \"1\"' /etc/apt/apt.conf.d/*")
-    return inst and on, f"unattended-upgrades installed: {inst}, enabled: {on}"
+    # APT::Periodic runs from cron.daily (apt-compat) without systemd, from a timer with it
+    at_boot, how = boots(ctx, "cron", "apt-daily-upgrade.timer")
+    return inst and on and at_boot, f"unattended-upgrades installed: {inst}, enabled: {on}, run at boot by: {how}"
 
 
 def pkg_03(ctx: CheckCtx) -> Outcome:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pyinfra.api.deploy import deploy
 
 from simpul.deploys.families.base import HEADER, HardenContext, name
-from simpul.deploys.ops import ensure, managed_file
+from simpul.deploys.ops import ensure, managed_file, start_at_boot
 
 LEGACY_PACKAGES = ("telnet", "inetutils-telnet", "telnetd", "rsh-client", "rsh-redone-client",
                    "rsh-server", "talk", "ntalk", "nis", "tftp", "tftp-hpa", "atftp", "xinetd",
@@ -47,3 +47,6 @@ def packages(ctx: HardenContext) -> None:
     if ctx.on("PKG-02"):
         managed_file(name=name(["PKG-02"], "Enable unattended security upgrades"),
                      path="/etc/apt/apt.conf.d/20auto-upgrades", content=AUTO_UPGRADES)
+        # APT::Periodic runs from /etc/cron.daily/apt-compat without systemd, from a timer with it
+        start_at_boot(name=name(["PKG-02"], "Periodic apt runs at boot (cron / apt-daily-upgrade.timer)"),
+                      service="cron", systemd_unit="apt-daily-upgrade.timer")

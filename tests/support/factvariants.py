@@ -115,6 +115,9 @@ VARIANTS = [
     Variant("PKG-02", "not-installed", "fresh-server",
             "unattended-upgrades is not installed (the lab image has it)", False,
             {"dpkg-query -W -f='${Status}' unattended-upgrades | grep -q 'install ok installed'": (1, "")}),
+    Variant("PKG-02", "nothing-runs-it", "hardened-server",
+            "unattended-upgrades is configured but cron does not start at boot (without systemd, "
+            "APT::Periodic runs from /etc/cron.daily)", False, {boot("cron", "apt-daily-upgrade.timer"): not_at_boot("cron")}),
     Variant("PKG-03", "security-updates-pending", "hardened-server",
             "apt sees two pending security updates and a reboot is required (the lab's offline "
             "repository has no newer packages)", False,
