@@ -51,6 +51,7 @@ class BuildContext:
 
     def write(self, producer: str, name: str, text: str, title: Text) -> Artefact:
         p = self.dir(producer) / name
+        p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
         return Artefact(str(p.relative_to(self.out)), title)
 

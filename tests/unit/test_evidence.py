@@ -106,6 +106,9 @@ def _build(world: dict[str, Path], out: Path) -> Path:
     built = build(ctx, _offline_map(), out, sign_key=world["secrets"] / "evidence-signing-key",
                   principal=inv.organisation.domain)
     assert built.signed and (out / "index.html").exists()
+    assert sorted(built.evidence) == sorted(OFFLINE)
+    failed = {n: e.summary.en for n, e in built.evidence.items() if e.status == "failed"}
+    assert not failed, failed
     return out
 
 
