@@ -26,7 +26,7 @@ A unit that is refused is not applied, and neither is any unit that :data:`DEPEN
 (fail2ban's ``ignoreip`` and the firewall's NOC set are the same ``noc_ranges``: when the
 firewall is refused, fail2ban is too). Every refusal names its cause and what to change.
 What the inventory alone can tell is also reported earlier, by ``simpul inventory check``
-(:mod:`simpul.inventory.lockout`).
+(:mod:`simpul.deploys.inventory_checks`).
 """
 
 from __future__ import annotations

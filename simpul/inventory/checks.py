@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 
-from simpul.inventory.lockout import lockout_checks
 from simpul.inventory.models import Inventory, Snmp, re_name
 from simpul.inventory.source import Loaded
 
@@ -167,4 +166,3 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
               f"server '{pol.destination}' is at site '{dest.site}', not at the DRC "
               "(backups must leave the Pusat Data: Pergub Kalteng 24/2022 Pasal 14)")
 
-    lockout_checks(inv, loaded)  # guaranteed lock-outs (hardening): simpul/inventory/lockout.py

@@ -1,5 +1,5 @@
 """``simpul inventory check`` reports the lock-outs the inventory alone guarantees (issue 9 #3),
-with file and line, and the catalog facts the core keeps as data match ``deploys/catalog.py``."""
+with file and line (through the hardening domain's inventory-check hook)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 
 from simpul.cli import main
 from simpul.deploys import catalog
+from simpul.deploys import inventory_checks as inv_lockout
 from simpul.deploys.families.ssh import SSHD_EXPECT
 from simpul.inventory import load_inventory
-from simpul.inventory import lockout as inv_lockout
 from simpul.inventory.loader import InventoryInvalid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,7 +94,7 @@ def test_inventory_check_command_reports_all_of_them(lab_copy: Path, capsys: pyt
     assert "organisation.noc_ranges" in err and "servers.drc-backup.ssh.user" in err
 
 
-def test_the_catalog_facts_kept_in_the_core_match_the_catalog() -> None:
+def test_the_controls_the_lockout_rules_name_mean_what_the_rules_assume() -> None:
     by = catalog.BY_ID
     assert SSHD_EXPECT[inv_lockout.ROOT_LOGIN] == {"permitrootlogin": "no"}
     assert SSHD_EXPECT[inv_lockout.ALLOW_GROUPS] == {"allowgroups": "simpul-ssh"}
