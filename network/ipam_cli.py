@@ -1,0 +1,429 @@
+"""``simpul ipam``: allocate, reserve, release and reconcile Jaringan Intra addresses.
+
+Plan first: ``allocate``, ``reserve``, ``release`` and ``import`` show what they would do and
+exit 6 (a change is pending); ``--apply`` records it in the inventory's ``ipam.yaml`` under a
+lock (:mod:`simpul.network.ipam_store`) and in the operations log. Dinkominfo's IP numbering
+authority: Perbup Temanggung 83/2021 Pasal 21; LAN changes reported: Pasal 22.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from simpul.context import AppContext, pass_app
+from simpul.errors import ExitCode, UsageError
+from simpul.inventory import load_inventory
+from simpul.inventory.addrspace import inventory_uses
+from simpul.inventory.ipamfile import IPAM_FILE
+from simpul.inventory.models import Allocation
+from simpul.output import print_json, stdout, table
+
+from .ipam import (
+    REFS,
+    WARN_AT,
+    Book,
+    Proposal,
+    find_entry,
+    history,
+    lan_detail,
+    parse_size,
+    plan_block,
+    plan_host,
+    released_entry,
+    resolve_purpose,
+    still_written,
+    utilisation,
+)
+from .ipam_store import IpamStore
+
+# The inventory minus ipam.yaml, validated once per process and reused while its files are
+# unchanged: a script that allocates in a loop (or `simpul.cli.main` called repeatedly) pays the
+# full inventory check once, and ipam.yaml itself is always re-read under the lock.
+_BASE: dict[Path, tuple[tuple[Any, ...], Book]] = {}
+
+
+def _signature(directory: Path) -> tuple[Any, ...]:
+    sig = []
+    for p in sorted(directory.rglob("*.y*ml")):
+        if p.parent == directory and p.name == IPAM_FILE:
+            continue
+        st = p.stat()
+        sig.append((str(p), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(sig)
+
+
+def base_book(directory: Path) -> Book:
+    """The validated inventory of ``directory`` as a :class:`Book` (cached, see above)."""
+    key = directory.resolve()
+    sig = _signature(key)
+    hit = _BASE.get(key)
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    inv = load_inventory(directory)
+    book = Book.from_inventory(inv, inventory_uses(inv))
+    _BASE[key] = (sig, book)
+    return book
+
+
+def _store(app: AppContext) -> IpamStore:
+    return IpamStore(app.inventory_dir)
+
+
+def _fresh(app: AppContext) -> Book:
+    """The book with ipam.yaml read now (no lock: for plans and read-only commands)."""
+    base = base_book(app.inventory_dir)
+    snap = _store(app).read()
+    return base.with_entries(snap.allocations, snap.reservations, snap.released,
+                             snap.lines("allocations"), snap.lines("reservations"))
+
+
+def _need_why(apply: bool, why: str | None) -> str:
+    if apply and not (why and why.strip()):
+        raise UsageError("--why is required with --apply: say why (the request, letter or ticket); it is "
+                         "kept with the entry in ipam.yaml")
+    return (why or "").strip()
+
+
+@click.group()
+def ipam() -> None:
+    """Allocate, reserve, release and reconcile Jaringan Intra addresses (ipam.yaml).
+
+    \b
+    Examples:
+      simpul ipam show
+      simpul ipam allocate --purpose desa-lan --for desa-ngadimulyo
+      simpul ipam allocate --purpose desa-lan --for desa-ngadimulyo --why "SK 12/2026" --apply
+      simpul ipam allocate --in pusat-data --for pd-web-2 --why "second web server" --apply
+      simpul ipam reconcile
+    """
+
+
+# --- show ------------------------------------------------------------------------------------
+
+
+@ipam.command()
+@click.option("--purpose", "purpose", help="Only this purpose's supernet (desa-lan, link, ...).")
+@click.option("--site", help="One site's LAN: every address, who holds it, the next free one.")
+@click.option("--warn-at", type=click.FloatRange(0, 100), default=WARN_AT, show_default=True,
+              help="Warn when a supernet is used above this percentage.")
+@pass_app
+def show(app: AppContext, purpose: str | None, site: str | None, warn_at: float) -> int:
+    """Utilisation of every supernet of the plan (or one site's LAN).
+
+    Used = blocks and addresses allocated or written in the inventory; reserved = plan.reserved
+    and reservations. Exit 0; a supernet above --warn-at is flagged, not failed.
+
+    \b
+    Examples:
+      simpul ipam show
+      simpul ipam show --purpose desa-lan
+      simpul ipam show --site dinkes
+      simpul --json ipam show
+    """
+    book = _fresh(app)
+    if site:
+        d = lan_detail(book, site)
+        if app.json:
+            print_json(d)
+            return int(ExitCode.OK)
+        table(f"LAN of {d['name']}: {d['lan']}",
+              ["address", "what", "held by", "written at"],
+              [[r["address"], r["kind"], r["owner"], r["where"]] for r in d["entries"]])
+        gw = ", ".join(d["gateways"]) or "none declared"
+        stdout.print(f"{d['taken']} of {d['hosts']} host addresses in use or reserved, {d['free']} free; "
+                     f"gateway: {gw}; next free: {d['next_free'] or 'none'}")
+        for n in d["notes"]:
+            stdout.print(f"  note: {n}")
+        return int(ExitCode.OK)
+    purposes = None
+    if purpose:
+        from simpul.inventory.models import IPAM_PURPOSES
+
+        purposes = [IPAM_PURPOSES[resolve_purpose(purpose)][0]]
+    rows = utilisation(book, purposes)
+    if app.json:
+        print_json({"inventory": str(app.inventory_dir), "warn_at": warn_at,
+                    "supernets": [r.to_dict(warn_at) for r in rows]})
+        return int(ExitCode.OK)
+    table(f"address plan of {app.inventory_dir}",
+          ["purpose", "supernet", "addresses", "used", "reserved", "free", "use %", "largest free",
+           "next free"],
+          [[r.purpose + (" (h)" if r.level == "hosts" else ""), r.supernet, r.size, r.used, r.reserved, r.free,
+            f"{r.percent:.1f}" + (" !" if r.percent >= warn_at else ""),
+            r.largest_free or "-", r.next_free or "-"] for r in rows])
+    for r in rows:
+        if r.percent >= warn_at:
+            stdout.print(f"warning: {r.purpose} {r.supernet} is {r.percent:.1f} % used (over {warn_at:g} %); "
+                         f"largest free block {r.largest_free or 'none'}")
+    if any(r.level == "hosts" for r in rows):
+        stdout.print("h = a supernet that is one LAN, counted by address (network, broadcast and "
+                     "gateway counted as reserved)")
+    stdout.print(f"{len(book.allocations)} allocation(s) and {len(book.reservations)} reservation(s) in "
+                 f"{app.inventory_dir}/{IPAM_FILE}")
+    return int(ExitCode.OK)
+
+
+# --- allocate --------------------------------------------------------------------------------
+
+
+def _plan(book: Book, purpose: str | None, in_: str | None, for_: str, size: str | None,
+          site: str | None) -> Proposal:
+    if (purpose is None) == (in_ is None):
+        raise UsageError("give --purpose PURPOSE (a block from the plan) or --in SITE (a host address "
+                         "inside that site's LAN)")
+    if in_ is not None:
+        if size is not None:
+            raise UsageError("--size is for blocks (--purpose); a host address is one address")
+        return plan_host(book, in_, for_)
+    assert purpose is not None
+    return plan_block(book, purpose, for_, size=parse_size(size), site=site)
+
+
+@ipam.command()
+@click.option("--purpose", help="opd-lan, desa-lan, kelurahan-lan, link, loopback, server-lan, drc-lan, "
+              "management.")
+@click.option("--in", "in_", metavar="SITE", help="A host address inside this site's LAN (or an "
+              "allocated LAN: its name or prefix).")
+@click.option("--for", "for_", required=True, help="What it is for: a site, router, server or link "
+              "name (existing or planned).")
+@click.option("--size", help="Prefix length, e.g. /27 (default: plan.sizes for the purpose).")
+@click.option("--site", help="The existing site the block belongs to (optional).")
+@click.option("--why", help="Why (request, letter, ticket); required with --apply.")
+@click.option("--apply", "apply", is_flag=True, help="Record the allocation (default: only show it).")
+@pass_app
+def allocate(app: AppContext, purpose: str | None, in_: str | None, for_: str, size: str | None,
+             site: str | None, why: str | None, apply: bool) -> int:
+    """Take the lowest free block of a purpose (or a host address in a LAN).
+
+    Blocks come from the purpose's supernet, aligned on their size, of the size plan.sizes
+    gives (or --size). Host addresses skip the network and broadcast addresses, the router
+    (gateway) addresses and reserved ranges. Without --apply nothing is recorded (exit 6 = an
+    allocation is pending; 0 = FOR already has one). With --apply the choice is made again
+    under the lock and written to ipam.yaml: concurrent runs never get the same block.
+
+    \b
+    Examples:
+      simpul ipam allocate --purpose desa-lan --for desa-ngadimulyo
+      simpul ipam allocate --purpose link --for kemloko-ngadimulyo --why "radio link" --apply
+      simpul ipam allocate --purpose loopback --for r-ngadimulyo --why "new router" --apply
+      simpul ipam allocate --in pusat-data --for pd-web-2 --why "second web server" --apply
+    """
+    why_text = _need_why(apply, why)
+    if not apply:
+        prop = _plan(_fresh(app), purpose, in_, for_, size, site)
+        return _report_allocation(app, prop, applied=False)
+    base = base_book(app.inventory_dir)
+    store = _store(app)
+    with store.transaction() as tx:
+        prop = _plan(base.with_entries(*tx.entries()), purpose, in_, for_, size, site)
+        if prop.existing:
+            return _report_allocation(app, prop, applied=False)
+        tx.add("allocations", prop.entry(why_text))
+        tx.commit()
+        app.record("ipam.allocate", prop.label, "ok", refs=REFS, params={
+            "purpose": prop.purpose or "host", "for": for_, "site": prop.site, "from": str(prop.within),
+            "why": why_text, "file": str(store.path)})
+    return _report_allocation(app, prop, applied=True)
+
+
+def _report_allocation(app: AppContext, prop: Proposal, *, applied: bool) -> int:
+    what = prop.purpose or "host address"
+    if app.json:
+        print_json({"action": "allocate", "applied": applied, **prop.to_dict()})
+    elif prop.existing:
+        click.echo(f"{prop.for_} already has {what} {prop.label} ({prop.existing}); nothing to do")
+    else:
+        verb = "allocated" if applied else "would allocate"
+        click.echo(f"{verb} {what} {prop.label} for {prop.for_} (from {prop.within_name} {prop.within})")
+        for n in prop.notes:
+            click.echo(f"  note: {n}")
+        if applied:
+            click.echo(f"  recorded in {app.inventory_dir}/{IPAM_FILE} and the operations log; "
+                       f"{_next_step(prop)}")
+        else:
+            click.echo("  plan only: nothing recorded; add --apply --why \"...\" to record it")
+    if prop.existing:
+        return int(ExitCode.OK)
+    return int(ExitCode.OK if applied else ExitCode.DRIFT)
+
+
+def _next_step(p: Proposal) -> str:
+    if p.kind == "host":
+        return f"next: write it as the host's address (servers.{p.for_}.address: {p.label})"
+    hint = {"desa-lan": "sites.{f}.lan", "opd-lan": "sites.{f}.lan", "kelurahan-lan": "sites.{f}.lan",
+            "link": "links.{f}.prefix", "loopback": "devices.{f}.loopback",
+            "management": "devices.{f}.mgmt_ip"}.get(p.purpose or "")
+    if hint is None:
+        return "next: use it in the inventory"
+    value = p.label.removesuffix("/32") if p.purpose in ("loopback", "management") else p.label
+    return f"next: write it in the inventory ({hint.format(f=p.for_)}: {value})"
+
+
+# --- reserve / release ---------------------------------------------------------------------------
+
+
+@ipam.command()
+@click.argument("space", metavar="PREFIX|ADDRESS|FIRST-LAST")
+@click.option("--kind", type=click.Choice(["dhcp", "gateway", "keep-free"]), required=True,
+              help="A DHCP pool, gateway (router/VRRP) addresses, or a range kept free.")
+@click.option("--site", help="The site whose LAN holds it.")
+@click.option("--for", "for_", help="What it is for (optional).")
+@click.option("--why", help="Why; required with --apply.")
+@click.option("--apply", "apply", is_flag=True, help="Record the reservation (default: only check it).")
+@pass_app
+def reserve(app: AppContext, space: str, kind: str, site: str | None, for_: str | None, why: str | None,
+            apply: bool) -> int:
+    """Keep addresses out of allocation: DHCP pools, gateways, ranges kept free.
+
+    The reservation is checked like everything else (inside the plan, inside the site's LAN,
+    not over anything in use). Exit 6 without --apply (pending), 0 recorded.
+
+    \b
+    Examples:
+      simpul ipam reserve 10.199.16.40-10.199.16.62 --kind dhcp --site dinkes --why "DHCP pool"
+      simpul ipam reserve 10.199.47.0/24 --kind keep-free --why "growth of the OPD LANs" --apply
+    """
+    why_text = _need_why(apply, why)
+    entry: dict[str, Any] = {"kind": kind, "for": for_, "site": site, "by": None, "at": None,
+                             "why": why_text or "(plan)"}
+    if "-" in space:
+        entry["range"] = space
+    elif "/" in space:
+        entry["prefix"] = space
+    else:
+        entry["address"] = space
+    from .ipam import now, who
+
+    entry.update(by=who(), at=now())
+    base = base_book(app.inventory_dir)
+    store = _store(app)
+
+    def check(book: Book) -> Any:
+        from pydantic import ValidationError
+
+        from simpul.inventory.models import Reservation
+
+        try:
+            r = Reservation.model_validate(entry)
+        except ValidationError as e:
+            raise UsageError(f"{space}: {e.errors(include_url=False)[0]['msg'].removeprefix('Value error, ')}") from None
+        _check_new(book, r, site)
+        return r
+
+    if not apply:
+        r = check(_fresh(app))
+        _say(app, {"action": "reserve", "applied": False, "space": r.label, "kind": kind, "site": site},
+             f"would reserve {r.label} ({kind}){' in site ' + site if site else ''}; add --apply --why \"...\"")
+        return int(ExitCode.DRIFT)
+    with store.transaction() as tx:
+        r = check(base.with_entries(*tx.entries()))
+        tx.add("reservations", entry)
+        tx.commit()
+        app.record("ipam.reserve", r.label, "ok", refs=REFS,
+                   params={"kind": kind, "site": site, "for": for_, "why": why_text})
+    _say(app, {"action": "reserve", "applied": True, "space": r.label, "kind": kind, "site": site},
+         f"reserved {r.label} ({kind}); recorded in {store.path}")
+    return int(ExitCode.OK)
+
+
+def _check_new(book: Book, r: Any, site: str | None) -> None:
+    """A new reservation must not take anything in use (same rules as inventory check)."""
+    from simpul.inventory.addrspace import compatible, describe, reservation_use
+
+    inv = book.inv
+    if site is not None:
+        s = inv.sites.get(site)
+        if s is None:
+            raise UsageError(f"--site {site}: unknown site")
+        lo, hi = r.bounds()
+        if s.lan is None or lo not in s.lan or hi not in s.lan:
+            raise UsageError(f"{r.label} is not in the LAN of site {site} ({s.lan or 'none'})")
+    lo, hi = r.bounds()
+    if not any(lo in n and hi in n for n in inv.plan.supernets.values()):
+        raise UsageError(f"{r.label} is not inside any supernet of the address plan")
+    new = reservation_use(r, ("reservations", -1))
+    for u in book.between(new.first, new.last):
+        if not compatible(u, new):
+            _, msg = describe(new, u)
+            raise UsageError(f"cannot reserve: {msg} ({book.where(u)})")
+
+
+def _say(app: AppContext, data: dict[str, Any], text: str) -> None:
+    if app.json:
+        print_json(data)
+    else:
+        click.echo(text)
+
+
+@ipam.command()
+@click.argument("target", metavar="PREFIX|ADDRESS|RANGE|NAME")
+@click.option("--why", help="Why it is given back; required with --apply.")
+@click.option("--apply", "apply", is_flag=True, help="Release it (default: only show what would go).")
+@pass_app
+def release(app: AppContext, target: str, why: str | None, apply: bool) -> int:
+    """Give back an allocation or reservation; the entry moves to the history (released:).
+
+    Space written in sites/devices/links/servers stays in use until it is removed there.
+    Exit 6 without --apply (pending), 0 released.
+
+    \b
+    Examples:
+      simpul ipam release 10.199.32.64/28
+      simpul ipam release desa-ngadimulyo --why "desa merged with Kemloko" --apply
+    """
+    why_text = _need_why(apply, why)
+
+    def pick(book: Book) -> tuple[str, int, Any, str | None]:
+        section, i = find_entry(book, target)
+        entry = (book.allocations if section == "allocations" else book.reservations)[i]
+        still = still_written(book, entry) if isinstance(entry, Allocation) else None
+        return section, i, entry, still
+
+    if not apply:
+        section, i, entry, still = pick(_fresh(app))
+        msg = f"would release {entry.label} ({section[:-1]} for {entry.for_ or entry.site or '-'})"
+        if still:
+            msg += f"; note: still written in the inventory at {still}"
+        _say(app, {"action": "release", "applied": False, "space": entry.label, "still_written": still},
+             msg + "\n  plan only: add --apply --why \"...\" to release it")
+        return int(ExitCode.DRIFT)
+    base = base_book(app.inventory_dir)
+    store = _store(app)
+    with store.transaction() as tx:
+        section, i, entry, still = pick(base.with_entries(*tx.entries()))
+        tx.remove(section, i)
+        tx.add("released", released_entry(entry, why_text))
+        tx.commit()
+        app.record("ipam.release", entry.label, "ok", refs=REFS,
+                   params={"was": section[:-1], "for": entry.for_, "site": entry.site, "why": why_text})
+    msg = f"released {entry.label}; kept in the history (ipam history {entry.label})"
+    if still:
+        msg += f"\n  note: still written in the inventory at {still}: remove it there to free the space"
+    _say(app, {"action": "release", "applied": True, "space": entry.label, "still_written": still}, msg)
+    return int(ExitCode.OK)
+
+
+@ipam.command(name="history")
+@click.argument("query", required=False, metavar="[PREFIX|ADDRESS|NAME]")
+@pass_app
+def history_cmd(app: AppContext, query: str | None) -> int:
+    """Who allocated, reserved and released what, when and why (from ipam.yaml).
+
+    \b
+    Examples:
+      simpul ipam history
+      simpul ipam history 10.199.32.0/19
+      simpul ipam history desa-ngadimulyo
+    """
+    events = history(_fresh(app), query)
+    if app.json:
+        print_json([e.to_dict() for e in events])
+        return int(ExitCode.OK)
+    table(f"{len(events)} event(s)" + (f" for {query}" if query else ""),
+          ["when (UTC)", "what", "space", "purpose/kind", "for", "site", "by", "why"],
+          [[e.at.strftime("%Y-%m-%d %H:%M"), e.action, e.label, e.what, e.for_, e.site, e.by, e.why]
+           for e in events])
+    return int(ExitCode.OK)
