@@ -130,10 +130,12 @@ class Book:
 
     def with_entries(self, allocations: list[Allocation], reservations: list[Reservation],
                      released: list[Released], alloc_lines: list[int] | None = None,
-                     resv_lines: list[int] | None = None) -> Book:
-        """The same inventory with the ipam.yaml entries read afresh (under the lock)."""
+                     resv_lines: list[int] | None = None, uses: list[Use] | None = None) -> Book:
+        """The same inventory with the ipam.yaml entries read afresh (under the lock);
+        ``uses`` are their uses when the caller has them already (see ipam_store)."""
         return Book(self.inv, self.base, allocations, reservations, released,
-                    alloc_lines or [], resv_lines or [])
+                    alloc_lines or [], resv_lines or [],
+                    None if uses is None else self.base + uses)
 
     def uses(self) -> list[Use]:
         if self._uses is None:
@@ -150,11 +152,14 @@ class Book:
     def where(self, u: Use) -> str:
         """Where a use is written: ``ipam.yaml:12`` or ``sites.dinkes.lan``."""
         if u.ipam:
-            lines = self.alloc_lines if u.path[0] == "allocations" else self.resv_lines
-            i = u.path[1]
-            if isinstance(i, int) and i < len(lines):
-                return f"ipam.yaml:{lines[i]}"
-            return f"ipam.yaml {u.path[0]}[{u.path[1]}]"
+            ipam = self.uses()[len(self.base):]  # allocations, then reservations
+            i = next((k for k, x in enumerate(ipam) if x is u), None)
+            if i is not None:
+                na = len(self.allocations)
+                sec, j, lines = (("allocations", i, self.alloc_lines) if i < na
+                                 else ("reservations", i - na, self.resv_lines))
+                return f"ipam.yaml:{lines[j]}" if j < len(lines) and lines[j] else f"ipam.yaml {sec}[{j}]"
+            return "ipam.yaml"
         return ".".join(str(x) for x in u.path)
 
     def supernet(self, purpose: str) -> IPv4Network:
@@ -273,10 +278,11 @@ def plan_block(book: Book, purpose: str, for_: str, *, size: int | None = None,
 
 
 def _existing_block(book: Book, key: str, for_: str, net: IPv4Network) -> tuple[IPv4Network, str] | None:
-    for i, a in enumerate(book.allocations):
-        if a.prefix is not None and a.purpose == key and a.for_ == for_:
-            line = book.alloc_lines[i] if i < len(book.alloc_lines) else None
-            return a.prefix, f"ipam.yaml:{line}" if line else f"ipam.yaml allocations[{i}]"
+    for u in book.uses()[len(book.base):]:  # the ipam.yaml entries (slotted: a fast scan)
+        if u.kind == "allocation" and u.detail == key and u.name == for_:
+            found = u.network()
+            assert found is not None
+            return found, book.where(u)
     inv = book.inv
     if key in LAN_PURPOSES:
         s = inv.sites.get(for_)

@@ -8,6 +8,8 @@ authority: Perbup Temanggung 83/2021 Pasal 21; LAN changes reported: Pasal 22.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ from .ipam import (
     still_written,
     utilisation,
 )
-from .ipam_store import IpamStore
+from .ipam_store import IpamStore, Transaction
 
 # The inventory minus ipam.yaml, validated once per process and reused while its files are
 # unchanged: a script that allocates in a loop (or `simpul.cli.main` called repeatedly) pays the
@@ -74,10 +76,31 @@ def _store(app: AppContext) -> IpamStore:
 
 def _fresh(app: AppContext) -> Book:
     """The book with ipam.yaml read now (no lock: for plans and read-only commands)."""
-    base = base_book(app.inventory_dir)
-    snap = _store(app).read()
-    return base.with_entries(snap.allocations, snap.reservations, snap.released,
-                             snap.lines("allocations"), snap.lines("reservations"))
+    return _store(app).read().book(base_book(app.inventory_dir))
+
+
+@contextmanager
+def _locked(app: AppContext) -> Iterator[Transaction]:
+    """A transaction on ipam.yaml; first logs what an interrupted earlier run could not."""
+    with _store(app).transaction() as tx:
+        if tx.interrupted:
+            seen = {(r.get("params") or {}).get("txn") for r in app.oplog.records()
+                    if str(r.get("action", "")).startswith("ipam.")}
+            for rec in tx.interrupted:
+                if rec.get("txn") not in seen:
+                    app.record(str(rec["action"]), str(rec["target"]), "ok", refs=REFS, params={
+                        **rec.get("params", {}),
+                        "recovered": "logged by the next 'simpul ipam' run: the run that made this "
+                                     "change was interrupted before it could log it"})
+            tx.recovered()
+        yield tx
+
+
+def _commit(app: AppContext, tx: Transaction, action: str, target: str, params: dict[str, Any]) -> None:
+    """Write ipam.yaml and log the change (still under the lock)."""
+    txn = tx.commit(action, target, params)
+    app.record(action, target, "ok", refs=REFS, params={**params, "txn": txn})
+    tx.logged()
 
 
 def _need_why(apply: bool, why: str | None) -> str:
@@ -216,16 +239,14 @@ def allocate(app: AppContext, purpose: str | None, in_: str | None, for_: str, s
         prop = _plan(_fresh(app), purpose, in_, for_, size, site)
         return _report_allocation(app, prop, applied=False)
     base = base_book(app.inventory_dir)
-    store = _store(app)
-    with store.transaction() as tx:
-        prop = _plan(base.with_entries(*tx.entries()), purpose, in_, for_, size, site)
+    with _locked(app) as tx:
+        prop = _plan(tx.book(base), purpose, in_, for_, size, site)
         if prop.existing:
             return _report_allocation(app, prop, applied=False)
         tx.add("allocations", prop.entry(why_text))
-        tx.commit()
-        app.record("ipam.allocate", prop.label, "ok", refs=REFS, params={
+        _commit(app, tx, "ipam.allocate", prop.label, {
             "purpose": prop.purpose or "host", "for": for_, "site": prop.site, "from": str(prop.within),
-            "why": why_text, "file": str(store.path)})
+            "why": why_text, "file": str(tx.store.path)})
     return _report_allocation(app, prop, applied=True)
 
 
@@ -299,7 +320,6 @@ def reserve(app: AppContext, space: str, kind: str, site: str | None, for_: str 
 
     entry.update(by=who(), at=now())
     base = base_book(app.inventory_dir)
-    store = _store(app)
 
     def check(book: Book) -> Any:
         from pydantic import ValidationError
@@ -318,14 +338,13 @@ def reserve(app: AppContext, space: str, kind: str, site: str | None, for_: str 
         _say(app, {"action": "reserve", "applied": False, "space": r.label, "kind": kind, "site": site},
              f"would reserve {r.label} ({kind}){' in site ' + site if site else ''}; add --apply --why \"...\"")
         return int(ExitCode.DRIFT)
-    with store.transaction() as tx:
-        r = check(base.with_entries(*tx.entries()))
+    with _locked(app) as tx:
+        r = check(tx.book(base))
         tx.add("reservations", entry)
-        tx.commit()
-        app.record("ipam.reserve", r.label, "ok", refs=REFS,
-                   params={"kind": kind, "site": site, "for": for_, "why": why_text})
+        _commit(app, tx, "ipam.reserve", r.label,
+                {"kind": kind, "site": site, "for": for_, "why": why_text})
     _say(app, {"action": "reserve", "applied": True, "space": r.label, "kind": kind, "site": site},
-         f"reserved {r.label} ({kind}); recorded in {store.path}")
+         f"reserved {r.label} ({kind}); recorded in {tx.store.path}")
     return int(ExitCode.OK)
 
 
@@ -391,14 +410,12 @@ def release(app: AppContext, target: str, why: str | None, apply: bool) -> int:
              msg + "\n  plan only: add --apply --why \"...\" to release it")
         return int(ExitCode.DRIFT)
     base = base_book(app.inventory_dir)
-    store = _store(app)
-    with store.transaction() as tx:
-        section, i, entry, still = pick(base.with_entries(*tx.entries()))
+    with _locked(app) as tx:
+        section, i, entry, still = pick(tx.book(base))
         tx.remove(section, i)
         tx.add("released", released_entry(entry, why_text))
-        tx.commit()
-        app.record("ipam.release", entry.label, "ok", refs=REFS,
-                   params={"was": section[:-1], "for": entry.for_, "site": entry.site, "why": why_text})
+        _commit(app, tx, "ipam.release", entry.label,
+                {"was": section[:-1], "for": entry.for_, "site": entry.site, "why": why_text})
     msg = f"released {entry.label}; kept in the history (ipam history {entry.label})"
     if still:
         msg += f"\n  note: still written in the inventory at {still}: remove it there to free the space"

@@ -14,23 +14,34 @@ A process killed at any moment leaves either the old file or the new one — nev
 file — and a stale temporary file is removed by the next writer. Readers (``inventory check``,
 ``ipam show``) need no lock: ``rename`` is atomic.
 
+The operations-log record of a change is written by the command right after the rename (only
+commands write the log). So that a kill between the two never loses the record, the record is
+first written to ``<inventory>/.ipam.pending`` (fsynced) with a transaction id; the command
+removes it after logging. The next transaction finds a pending record whose change reached
+ipam.yaml and hands it to its command to log (:attr:`Transaction.interrupted`), unless the log
+already has that transaction id.
+
 Example::
 
     store = IpamStore(Path("inventory/lab"))
     with store.transaction() as tx:                 # locked, fresh
-        p = plan_block(book.with_entries(*tx.entries()), "link", "core-baru")
+        p = plan_block(tx.book(base), "link", "core-baru")
         tx.add("allocations", p.entry("new fiber to the Kecamatan office"))
-        tx.commit()
-        app.record("ipam.allocate", p.label, "ok", ...)   # still under the lock
+        txn = tx.commit("ipam.allocate", p.label, params)
+        app.record("ipam.allocate", p.label, "ok", params={**params, "txn": txn})  # under the lock
+        tx.logged()
 """
 
 from __future__ import annotations
 
 import bisect
 import fcntl
+import itertools
+import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,13 +52,17 @@ from pydantic import BaseModel, ValidationError
 
 from simpul.errors import ConfigError, LockedError
 from simpul.inventory import ipamfile
+from simpul.inventory.addrspace import Use, allocation_use, reservation_use
 from simpul.inventory.loader import LIST_SECTIONS, InventoryInvalid
 from simpul.inventory.models import Allocation, Released, Reservation
 from simpul.inventory.source import Problem
 
+from .ipam import Book
+
 log = logging.getLogger(__name__)
 
 LOCK_FILE = ".ipam.lock"
+PENDING_FILE = ".ipam.pending"
 TMP_PREFIX = ".ipam.yaml."
 _item_cache: dict[tuple[str, str], Item] = {}
 
@@ -73,6 +88,16 @@ class Item:
     text: str
     line: int  # 0 for an entry added in this transaction
     key: tuple[int, int]
+    use: Use | None = None  # its address-space use (allocations and reservations)
+
+
+def _item(section: str, model: Any, text: str, line: int) -> Item:
+    use = None
+    if isinstance(model, Allocation):
+        use = allocation_use(model, (section, -1))
+    elif isinstance(model, Reservation):
+        use = reservation_use(model, (section, -1))
+    return Item(model, text, line, _sort_key(section, model), use)
 
 
 @dataclass
@@ -81,12 +106,30 @@ class Snapshot:
 
     header: str
     items: dict[str, list[Item]] = field(default_factory=lambda: {s: [] for s in ipamfile.SECTIONS})
+    _uses: list[Use] | None = None
+    ordered: bool = True  # allocations and reservations are in address order (as written by us)
+
+    def copy(self) -> Snapshot:
+        return Snapshot(self.header, {k: list(v) for k, v in self.items.items()}, self._uses,
+                        self.ordered)
 
     def models(self, section: str) -> list[Any]:
         return [i.model for i in self.items[section]]
 
     def lines(self, section: str) -> list[int]:
         return [i.line for i in self.items[section]]
+
+    def book(self, base: Book) -> Book:
+        """``base`` (the inventory) with these entries."""
+        return base.with_entries(self.allocations, self.reservations, self.released,
+                                 self.lines("allocations"), self.lines("reservations"), self.uses())
+
+    def uses(self) -> list[Use]:
+        """The address-space uses of the allocations, then the reservations (file order)."""
+        if self._uses is None:
+            self._uses = [it.use for sec in ("allocations", "reservations") for it in self.items[sec]
+                          if it.use is not None]
+        return self._uses
 
     @property
     def allocations(self) -> list[Allocation]:
@@ -99,6 +142,12 @@ class Snapshot:
     @property
     def released(self) -> list[Released]:
         return self.models("released")
+
+
+# The last snapshot this process read or wrote, by file, with the file's exact bytes: when the
+# bytes under the lock are the same, nothing changed and parsing is skipped (a byte comparison,
+# so a reused inode or a coarse mtime can never make it stale).
+_snapshots: dict[Path, tuple[bytes, Snapshot]] = {}
 
 
 class IpamStore:
@@ -120,9 +169,19 @@ class IpamStore:
 
         Raises :class:`InventoryInvalid` naming file:line for an entry that does not validate.
         """
-        if not self.path.exists():
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
             return Snapshot(ipamfile.DEFAULT_HEADER)
-        doc = ipamfile.read(self.path, self.display)
+        key = self.path.resolve()
+        hit = _snapshots.get(key)
+        if hit is not None and hit[0] == raw:
+            return hit[1].copy()
+        try:
+            text: str | None = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None  # the YAML path reports it
+        doc = ipamfile.read(self.path, self.display, text)
         problems = list(doc.problems)
         if doc.other:
             first = next(iter(doc.other))
@@ -135,7 +194,7 @@ class IpamStore:
             for i, e in enumerate(doc.sections[sec]):
                 cached = _item_cache.get((sec, e.text)) if e.text else None
                 if cached is not None:
-                    items.append(Item(cached.model, cached.text, e.line, cached.key))
+                    items.append(Item(cached.model, cached.text, e.line, cached.key, cached.use))
                     continue
                 if not isinstance(e.data, dict):
                     problems.append(Problem(self.display, e.line, f"{sec}[{i}]",
@@ -152,7 +211,7 @@ class IpamStore:
                     continue
                 text = e.text or ipamfile.format_entry(
                     m.model_dump(mode="json", by_alias=True, exclude_none=True))
-                item = Item(m, text, e.line, _sort_key(sec, m))
+                item = _item(sec, m, text, e.line)
                 if e.text:
                     if len(_item_cache) > 200_000:
                         _item_cache.clear()
@@ -160,6 +219,9 @@ class IpamStore:
                 items.append(item)
         if problems:
             raise InventoryInvalid(str(self.path), problems)
+        snap.ordered = all(a.key <= b.key for sec in ("allocations", "reservations")
+                           for a, b in itertools.pairwise(snap.items[sec]))
+        _snapshots[key] = (raw, snap.copy())
         return snap
 
     # --- the transaction ------------------------------------------------------------------------
@@ -171,10 +233,32 @@ class IpamStore:
         try:
             self._acquire(fd)
             self._clean_temps()
-            yield Transaction(self, self.read())
+            snap = self.read()
+            yield Transaction(self, snap, self._interrupted(snap))
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+    @property
+    def pending_path(self) -> Path:
+        return self.directory / PENDING_FILE
+
+    def _interrupted(self, snap: Snapshot) -> list[dict[str, Any]]:
+        """The record a killed writer left pending, if its change reached ipam.yaml."""
+        try:
+            rec = json.loads(self.pending_path.read_text())
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError):
+            log.warning("%s is unreadable (a write was interrupted); ignoring it", self.pending_path)
+            self.pending_path.unlink(missing_ok=True)
+            return []
+        texts = {it.text for sec in ipamfile.SECTIONS for it in snap.items[sec]}
+        applied = isinstance(rec, dict) and rec.get("line") in texts
+        if not applied:
+            self.pending_path.unlink(missing_ok=True)  # killed before the rename: nothing happened
+            return []
+        return [rec]
 
     def _acquire(self, fd: int) -> None:
         deadline = time.monotonic() + self.lock_timeout
@@ -227,45 +311,95 @@ class IpamStore:
 
 
 class Transaction:
-    """Changes to ipam.yaml made under the lock; nothing is written before :meth:`commit`."""
+    """Changes to ipam.yaml made under the lock; nothing is written before :meth:`commit`.
 
-    def __init__(self, store: IpamStore, snap: Snapshot) -> None:
+    ``interrupted`` lists operations-log records an earlier, killed writer could not write
+    (``{"txn", "action", "target", "params"}``): the command logs them (unless the log has
+    their ``txn`` already) and calls :meth:`recovered`.
+    """
+
+    def __init__(self, store: IpamStore, snap: Snapshot,
+                 interrupted: list[dict[str, Any]] | None = None) -> None:
         self.store = store
         self.snap = snap
         self.changed = False
+        self.interrupted = interrupted or []
+        self._last_line = ""
 
-    def entries(self) -> tuple[list[Allocation], list[Reservation], list[Released], list[int], list[int]]:
-        """What :meth:`simpul.network.ipam.Book.with_entries` takes."""
-        s = self.snap
-        return (s.allocations, s.reservations, s.released, s.lines("allocations"), s.lines("reservations"))
+    def book(self, base: Book) -> Book:
+        """``base`` (the inventory) with the entries read under this lock."""
+        return self.snap.book(base)
 
     def add(self, section: str, data: dict[str, Any]) -> Any:
         """Validate and add one entry (its line goes in address order; releases at the end)."""
         model = LIST_SECTIONS[section].model_validate(data)
-        item = Item(model, ipamfile.format_entry(data), 0, _sort_key(section, model))
+        item = _item(section, model, ipamfile.format_entry(data), 0)
+        self._last_line = item.text
         items = self.snap.items[section]
         if section == "released":
             items.append(item)
         else:
             bisect.insort(items, item, key=lambda i: i.key)
         self.changed = True
+        self.snap._uses = None
         return model
 
     def remove(self, section: str, index: int) -> Any:
         self.changed = True
+        self.snap._uses = None
         return self.snap.items[section].pop(index).model
 
     def render(self) -> str:
+        """The new file; each item's ``line`` is set to where it lands."""
         sections = {}
+        n = len(self.snap.header.rstrip("\n").split("\n")) if self.snap.header.strip() else 0
         for sec in ipamfile.SECTIONS:
             items = self.snap.items[sec]
-            if sec != "released":
-                items = sorted(items, key=lambda i: i.key)  # a hand-ordered file, put in order
+            if sec != "released" and not self.snap.ordered:
+                items = self.snap.items[sec] = sorted(items, key=lambda i: i.key)  # hand-ordered
+                self.snap._uses = None
+            n += 1  # the section line
+            for it in items:
+                n += 1
+                it.line = n
             sections[sec] = [i.text for i in items]
+        self.snap.ordered = True
         return ipamfile.render(self.snap.header, sections)
 
-    def commit(self) -> None:
-        """Write ipam.yaml (temp file, fsync, rename, fsync of the directory)."""
-        if self.changed:
-            self.store.write(self.render())
-            self.changed = False
+    def commit(self, action: str, target: str, params: dict[str, Any]) -> str:
+        """Write ipam.yaml (temp file, fsync, rename, fsync of the directory), with the
+        operations-log record of the change kept pending until :meth:`logged`.
+
+        Returns the transaction id to put in the record (``params["txn"]``).
+        """
+        txn = uuid.uuid4().hex[:16]
+        if not self.changed:
+            return txn
+        rec = {"txn": txn, "action": action, "target": target, "params": {**params, "txn": txn},
+               "line": self._last_line}
+        _write_durably(self.store.pending_path, json.dumps(rec, default=str))
+        text = self.render()
+        self.store.write(text)
+        _snapshots[self.store.path.resolve()] = (text.encode("utf-8"), self.snap.copy())
+        self.changed = False
+        return txn
+
+    def logged(self) -> None:
+        """The command wrote the record of this change (and of any interrupted one)."""
+        self.store.pending_path.unlink(missing_ok=True)
+        self.interrupted = []
+
+    def recovered(self) -> None:
+        """The interrupted records are in the log now."""
+        if self.interrupted:
+            self.store.pending_path.unlink(missing_ok=True)
+            self.interrupted = []
+
+
+def _write_durably(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -161,6 +161,11 @@ def ipam_uses(allocations: Sequence[Allocation], reservations: Sequence[Reservat
     return out
 
 
+def at_path(u: Use, path: KeyPath) -> Use:
+    """The same use written at another place (a cached ipam.yaml entry at its current index)."""
+    return Use(u.first, u.last, u.kind, u.name, path, u.label, u.container, u.ipam, u.detail)
+
+
 def all_uses(inv: Inventory) -> list[Use]:
     return inventory_uses(inv) + ipam_uses(inv.allocations, inv.reservations)
 
@@ -182,15 +187,15 @@ def compatible(a: Use, b: Use) -> bool:
     """May ``a`` and ``b`` (which share addresses) coexist? See the module docstring."""
     if realised(a, b):
         return True
-    if a.contains(b):
-        outer, inner = a, b
-    elif b.contains(a):
-        outer, inner = b, a
-    else:
-        return False  # a partial overlap is always a conflict
-    if outer.container and (inner.host or inner.kind == "reservation"):
-        return True
-    return (outer.kind == "reservation" and outer.detail == "gateway" and inner.kind == "interface")
+    # (outer, inner) orders; both when the two cover the same addresses. A partial overlap is
+    # always a conflict.
+    nested = [(o, i) for o, i in ((a, b), (b, a)) if o.contains(i)]
+    for outer, inner in nested:
+        if outer.container and (inner.host or inner.kind == "reservation"):
+            return True
+        if outer.kind == "reservation" and outer.detail == "gateway" and inner.kind == "interface":
+            return True
+    return False
 
 
 def conflicts(uses: Sequence[Use]) -> Iterator[tuple[Use, Use]]:
@@ -243,7 +248,7 @@ def merge(intervals: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 def free_ranges(space: IPv4Network, used: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """The gaps of ``space`` not covered by ``used`` (inclusive intervals)."""
     lo, hi = int(space.network_address), int(space.broadcast_address)
-    clipped = [(max(a, lo), min(b, hi)) for a, b in used if b >= lo and a <= hi]
+    clipped = [(a if a >= lo else lo, b if b <= hi else hi) for a, b in used if b >= lo and a <= hi]
     out: list[tuple[int, int]] = []
     cur = lo
     for a, b in merge(clipped):

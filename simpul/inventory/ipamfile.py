@@ -133,19 +133,32 @@ def _parse_line(text: str) -> dict[str, str] | None:
     return out if pos >= len(body) and out else None
 
 
-def read(path: Path, display: str) -> IpamDoc:
-    """Read ``ipam.yaml``: the fast line reader, or the YAML loader for a non-canonical file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return _read_yaml(path, display)
+def read(path: Path, display: str, text: str | None = None) -> IpamDoc:
+    """Read ``ipam.yaml`` (or ``text``, its content): the fast line reader, or the YAML loader
+    for a non-canonical file."""
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return _read_yaml(path, display)
     doc = IpamDoc(header="")
     lines = text.split("\n")
     section: str | None = None
     empty_marker = False
     header_done = False
     header: list[str] = []
+    entries: list[Entry] | None = None
+    origins = doc.origins
     for n, line in enumerate(lines, 1):
+        if line.startswith("  - {") and entries is not None and not empty_marker:
+            data = _line_cache.get(line)
+            if data is None:
+                data = parse_line(line)
+                if data is None:
+                    return _read_yaml(path, display)
+            origins[(section, len(entries))] = Origin(display, n)  # type: ignore[index]
+            entries.append(Entry(n, line, data))
+            continue
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             if not header_done and stripped.startswith("#"):
@@ -157,19 +170,13 @@ def read(path: Path, display: str) -> IpamDoc:
         sm = _SECTION.match(line)
         if sm:
             name = sm.group(1)
-            if any(k[:1] == (name,) for k in doc.origins):
+            if (name,) in origins:
                 return _read_yaml(path, display)  # defined twice: the YAML path reports it
             section, empty_marker = name, sm.group(2) is not None
-            doc.origins[(name,)] = Origin(display, n)
+            entries = doc.sections[name]
+            origins[(name,)] = Origin(display, n)
             continue
-        if section is None or empty_marker:
-            return _read_yaml(path, display)
-        data = parse_line(line)
-        if data is None:
-            return _read_yaml(path, display)
-        entries = doc.sections[section]
-        doc.origins[(section, len(entries))] = Origin(display, n)
-        entries.append(Entry(n, line, dict(data)))
+        return _read_yaml(path, display)
     if not doc.origins:
         return _read_yaml(path, display)  # no section at all (or an empty file): YAML says why
     doc.header = "\n".join(header) + "\n" if header else ""
@@ -225,8 +232,10 @@ def scalar(v: Any) -> str:
         return s
     q = json.dumps(s, ensure_ascii=False)
     if not q.isprintable():
+        # \uXXXX is both JSON and YAML; beyond the BMP only YAML's \UXXXXXXXX is safe (a JSON
+        # surrogate pair is refused by YAML), so such a line is read through YAML
         q = "".join(c if c.isprintable() else json.dumps(c)[1:-1] if ord(c) < 0x10000 else
-                    json.dumps(c, ensure_ascii=True)[1:-1] for c in q)
+                    f"\\U{ord(c):08x}" for c in q)
     return q
 
 
