@@ -54,9 +54,9 @@ _ENTRY = re.compile(r"^  - \{(.*)\}[ \t]*$")
 # or a plain scalar without the characters that mean something in a YAML flow context.
 _PAIR = re.compile(
     r'[ ]?([a-z_]+): ("(?:[^"\\]|\\["\\/bfnrt]|\\u(?![dD][89abAB])[0-9a-fA-F]{4})*"'
-    r"|[A-Za-z0-9_.(/][^,\[\]{}#:\"'\\]*?)[ ]*(,|$)"
+    r"|[A-Za-z0-9_.(/][^,\[\]{}#:?\"'\\]*?)[ ]*(,|$)"
 )
-_PLAIN_OUT = re.compile(r"[A-Za-z0-9_.(/][^,\[\]{}#:\"'\\]*")
+_PLAIN_OUT = re.compile(r"[A-Za-z0-9_.(/][^,\[\]{}#:?\"'\\]*")  # PyYAML ends flow scalars at ?
 _STR_TAG = "tag:yaml.org,2002:str"
 _resolver = yaml.resolver.Resolver()
 _line_cache: dict[str, dict[str, str] | None] = {}
