@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from simpul.context import AppContext, pass_app
-from simpul.errors import ExitCode, UsageError
+from simpul.errors import ExitCode, SimpulError, UsageError
 from simpul.inventory import load_inventory
 from simpul.inventory.addrspace import inventory_uses
 from simpul.inventory.ipamfile import IPAM_FILE
@@ -39,6 +39,7 @@ from .ipam import (
     still_written,
     utilisation,
 )
+from .ipam_csv import FLAVOURS, ImportPlan, export_csv, export_rows, plan_import
 from .ipam_store import IpamStore, Transaction
 
 # The inventory minus ipam.yaml, validated once per process and reused while its files are
@@ -350,7 +351,7 @@ def reserve(app: AppContext, space: str, kind: str, site: str | None, for_: str 
 
 def _check_new(book: Book, r: Any, site: str | None) -> None:
     """A new reservation must not take anything in use (same rules as inventory check)."""
-    from simpul.inventory.addrspace import compatible, describe, reservation_use
+    from simpul.inventory.addrspace import compatible, message, reservation_use
 
     inv = book.inv
     if site is not None:
@@ -366,7 +367,7 @@ def _check_new(book: Book, r: Any, site: str | None) -> None:
     new = reservation_use(r, ("reservations", -1))
     for u in book.between(new.first, new.last):
         if not compatible(u, new):
-            _, msg = describe(new, u)
+            msg = message(new, u)
             raise UsageError(f"cannot reserve: {msg} ({book.where(u)})")
 
 
@@ -443,4 +444,110 @@ def history_cmd(app: AppContext, query: str | None) -> int:
           ["when (UTC)", "what", "space", "purpose/kind", "for", "site", "by", "why"],
           [[e.at.strftime("%Y-%m-%d %H:%M"), e.action, e.label, e.what, e.for_, e.site, e.by, e.why]
            for e in events])
+    return int(ExitCode.OK)
+
+
+# --- import / export ----------------------------------------------------------------------------
+
+
+@ipam.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "flavour", type=click.Choice(FLAVOURS), default="auto", show_default=True,
+              help="spreadsheet, netbox or phpipam (auto: from the header row).")
+@click.option("--skip-conflicts", is_flag=True, help="With --apply: import the clean rows, leave the "
+              "conflicting ones out (default: refuse while any row conflicts).")
+@click.option("--apply", "apply", is_flag=True, help="Record the rows (default: only list what would "
+              "happen and every conflict).")
+@pass_app
+def import_cmd(app: AppContext, file: Path, flavour: str, skip_conflicts: bool, apply: bool) -> int:
+    """Import an IP plan from CSV: a spreadsheet, or NetBox's or phpIPAM's export.
+
+    Every row is checked like an allocation. The dry run lists what each row would become and
+    every conflict with its row number and the existing owner (exit 6 when there is anything to
+    import or any conflict, 0 when the file adds nothing). --apply records all rows in one
+    write, and refuses while a row conflicts unless --skip-conflicts.
+
+    \b
+    Examples:
+      simpul ipam import rencana-ip.csv
+      simpul ipam import netbox_prefixes.csv --format netbox
+      simpul ipam import phpipam_subnets.csv --apply --skip-conflicts
+    """
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{file}: cannot read it as UTF-8 text ({e})",
+                         hint="save the sheet as 'CSV UTF-8' from the spreadsheet program") from None
+    if not apply:
+        plan = plan_import(_fresh(app), text, flavour=flavour, source=file.name)
+        _report_import(app, file, plan, applied=False)
+        return int(ExitCode.DRIFT if plan.to_add or plan.conflicts else ExitCode.OK)
+    base = base_book(app.inventory_dir)
+    with _locked(app) as tx:
+        plan = plan_import(tx.book(base), text, flavour=flavour, source=file.name)
+        if plan.conflicts and not skip_conflicts:
+            _report_import(app, file, plan, applied=False)
+            raise SimpulError(f"{file}: {len(plan.conflicts)} row(s) conflict with the plan; nothing "
+                              "was imported",
+                              hint="fix those rows (or the plan), or import the rest with --skip-conflicts")
+        for r in plan.to_add:
+            tx.add("allocations" if r.action == "allocate" else "reservations", r.entry)
+        if plan.to_add:
+            _commit(app, tx, "ipam.import", str(file), {
+                "file": str(file), "format": plan.flavour,
+                "allocated": [r.space for r in plan.to_add if r.action == "allocate"],
+                "reserved": [r.space for r in plan.to_add if r.action == "reserve"],
+                "conflicts_left_out": [r.row for r in plan.conflicts]})
+    _report_import(app, file, plan, applied=True)
+    return int(ExitCode.OK)
+
+
+def _report_import(app: AppContext, file: Path, plan: ImportPlan, *, applied: bool) -> None:
+    counts = {a: sum(1 for r in plan.rows if r.action == a)
+              for a in ("allocate", "reserve", "present", "skip", "conflict")}
+    if app.json:
+        print_json({"action": "import", "file": str(file), "format": plan.flavour, "applied": applied,
+                    "counts": counts, "rows": [r.to_dict() for r in plan.rows]})
+        return
+    verb = {"allocate": "allocated" if applied else "allocate", "reserve": "reserved" if applied else "reserve"}
+    table(f"{file.name} ({plan.flavour})", ["row", "space", "becomes", "purpose/kind", "for", "site", "note"],
+          [[r.row, r.space or r.raw, verb.get(r.action, r.action).upper() if r.action == "conflict" else
+            verb.get(r.action, r.action), r.purpose or r.kind or "", r.for_, r.site or "", r.detail]
+           for r in plan.rows])
+    summary = ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+    tail = "recorded in ipam.yaml" if applied and plan.to_add else (
+        "nothing recorded; add --apply to import" if not applied else "nothing to import")
+    stdout.print(f"{summary}; {tail}")
+
+
+@ipam.command(name="export")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True,
+              help="Output format (JSON: simpul --json ipam export).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (default: standard output).")
+@pass_app
+def export_cmd(app: AppContext, fmt: str, output: Path | None) -> int:
+    """Export the whole plan: every block, address and range in use, allocated or reserved.
+
+    One row each, in address order, with who holds it and where it is written — for a
+    spreadsheet, an auditor, or `simpul ipam import` elsewhere (it reads this format back).
+
+    \b
+    Examples:
+      simpul ipam export --format csv -o rencana-ip.csv
+      simpul --json ipam export
+    """
+    book = _fresh(app)
+    if app.json:
+        print_json(export_rows(book))
+        return int(ExitCode.OK)
+    text = export_csv(book)
+    if output is None:
+        click.echo(text, nl=False)
+        return int(ExitCode.OK)
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"-o {output}: cannot write ({e.strerror})") from None
+    click.echo(f"wrote {output} ({text.count(chr(10)) - 1} rows)", err=True)
     return int(ExitCode.OK)

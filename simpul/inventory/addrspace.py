@@ -219,15 +219,20 @@ def describe(x: Use, u: Use) -> tuple[Use, str]:
     """Which use of a conflicting pair the problem is reported on, and the message (without
     the other's location). The ipam.yaml entry is the newcomer when only one of them is."""
     here, other = (x, u) if (x.ipam and not u.ipam) else (u, x)
+    return here, message(here, other)
+
+
+def message(here: Use, other: Use) -> str:
+    """What is wrong with ``here`` given the conflicting ``other`` (without its location)."""
     if here.host and other.host and here.first == other.first:
-        return here, f"{here.label} is already used by {other.owner}"
+        return f"{here.label} is already used by {other.owner}"
     if other.kind in ("reservation", "plan-reserved") and other.contains(here):
-        return here, f"{here.label} lies in the reserved range {other.label} ({other.owner})"
+        return f"{here.label} lies in the reserved range {other.label} ({other.owner})"
     if here.kind in ("reservation", "plan-reserved") and here.contains(other):
-        return here, f"reserved range {here.label} takes {other.label} of {other.owner}"
+        return f"reserved range {here.label} takes {other.label} of {other.owner}"
     same = here.first == other.first and here.last == other.last
     verb = "is the same prefix as" if same else "overlaps"
-    return here, f"{here.label} {verb} {other.label} of {other.owner}"
+    return f"{here.label} {verb} {other.label} of {other.owner}"
 
 
 # --- free space ------------------------------------------------------------------------------
