@@ -15,13 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address, IPv4Network
-from typing import TYPE_CHECKING
 
 from simpul.inventory.addrspace import Use, conflicts, describe, inventory_uses, ipam_uses
 from simpul.inventory.models import IPAM_PURPOSES, LAN_PURPOSES, Inventory, Snmp, re_name
-
-if TYPE_CHECKING:
-    from simpul.inventory.loader import Loaded
+from simpul.inventory.source import Loaded
 
 SITE_PURPOSES: dict[str, tuple[str, ...]] = {
     "opd": ("opd_lan",), "desa": ("desa_lan",), "kelurahan": ("desa_lan",),
@@ -170,6 +167,8 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
         for i, srv_name in enumerate(svc.servers):
             if not exists("servers", srv_name):
                 p(("services", name, "servers", i), f"unknown server '{srv_name}'")
+
+    secret(inv.organisation.evidence_signing_key, ("organisation", "evidence_signing_key"))
 
     for name, pol in inv.backup_policies.items():
         secret(pol.encryption_key, ("backup_policies", name, "encryption_key"))
