@@ -551,3 +551,95 @@ def export_cmd(app: AppContext, fmt: str, output: Path | None) -> int:
         raise UsageError(f"-o {output}: cannot write ({e.strerror})") from None
     click.echo(f"wrote {output} ({text.count(chr(10)) - 1} rows)", err=True)
     return int(ExitCode.OK)
+
+
+# --- reconcile ---------------------------------------------------------------------------------------
+
+
+@ipam.command()
+@click.option("--limit", "-l", "limits", multiple=True,
+              help="Routers to read: a name, a group, or key=value (site, role, platform).")
+@click.option("--sweep", "sweeps", multiple=True, metavar="SITE",
+              help="Also ping every address of this site's LAN from its router (built-in lab only).")
+@click.option("--parallel", type=click.IntRange(1, 200), default=20, show_default=True,
+              help="Routers read at once.")
+@click.option("--timeout", type=click.FloatRange(1, 120), default=10.0, show_default=True,
+              help="SSH connect/command timeout per router (s).")
+@pass_app
+def reconcile(app: AppContext, limits: tuple[str, ...], sweeps: tuple[str, ...], parallel: int,
+              timeout: float) -> int:
+    """Compare the plan with the addresses the routers carry (SSH, netmiko).
+
+    Reports addresses in use but not allocated, allocated but never seen, conflicts with
+    what the plan gives someone else, and wrong prefix lengths or interfaces. --sweep SITE
+    pings the site's LAN from its router's namespace (built-in lab only; the packets stay in
+    the lab). Read-only. Exit 0 when everything agrees, 6 when anything disagrees, 4 when no
+    router could be read, 5 when some could not.
+
+    \b
+    Examples:
+      simpul ipam reconcile
+      simpul ipam reconcile --limit role=desa-edge
+      simpul ipam reconcile --sweep pusat-data
+    """
+    from simpul import labinfo
+    from simpul.inventory import select
+    from simpul.results import exit_code_for
+    from simpul.ssh import known_hosts_path
+
+    from .collect import collect
+    from .ipam_reconcile import compare, compare_sweep, fping_lab, results_of
+
+    book = _fresh(app)
+    inv = book.inv
+    names = list(select(inv, list(limits), kind="device")) if limits else list(inv.devices)
+    info = labinfo.for_inventory(app.inventory_dir)
+    targets = [_sweep_plan(book, site, info) for site in sweeps]  # refuse bad sweeps before SSH
+    kh = (Path(info["known_hosts"]) if info and info.get("known_hosts")
+          else known_hosts_path(app.settings.state_dir))
+    with app.progress_hook("ipam reconcile", len(names)) as bar:
+        results = collect(inv, names, kh, parallel=parallel, timeout=timeout, hooks=[bar])
+    seen = {r.target: {ifn: list(itf["addresses"]) for ifn, itf in r.value["interfaces"].items()}
+            for r in results if r.ok and r.value is not None}
+    failed = [r for r in results if not r.ok]
+    findings = compare(book, seen, [r.target for r in failed])
+    for site, lan, router, netns in targets:
+        del router
+        findings += compare_sweep(book, site, lan, fping_lab(netns, lan))
+    out = results_of(findings, [*seen, *(f"sweep {t[0]}" for t in targets)], failed)
+    if app.json:
+        print_json({"inventory": str(app.inventory_dir), "routers": len(names),
+                    "unreachable": [r.to_dict() for r in failed],
+                    "findings": [f.to_dict() for f in findings]})
+    else:
+        for r in failed:
+            click.echo(f"{r.target}: {r.status}: {r.message}", err=True)
+        shown = findings
+        if shown:
+            table(f"{sum(f.disagrees for f in findings)} disagreement(s), "
+                  f"{sum(not f.disagrees for f in findings)} note(s)",
+                  ["router", "interface", "address", "finding", "detail"],
+                  [[f.router, f.interface, f.address, f.kind + ("" if f.disagrees else " (note)"),
+                    f.message] for f in shown])
+        ok = len(seen) - len({f.router for f in findings if f.disagrees and f.router in seen})
+        click.echo(f"{len(seen)} router(s) read, {ok} agree with the plan"
+                   + (f", {len(failed)} could not be read" if failed else "")
+                   + (f"; swept {', '.join(t[0] for t in targets)}" if targets else ""))
+    return int(exit_code_for(out, drift_is_failure=True))
+
+
+def _sweep_plan(book: Book, site: str, info: dict[str, Any] | None) -> tuple[str, Any, str, str]:
+    """(site, LAN, router, namespace) for a lab sweep; refuses anything outside the lab."""
+    from simpul.lab.topology import LAB_RANGE, router_ns
+
+    from .ipam_reconcile import sweep_target
+
+    if info is None:
+        raise UsageError(f"--sweep {site}: the liveness sweep pings from inside the lab router's network "
+                         "namespace, so it works only on the running built-in lab's inventory",
+                         hint="bring the lab up (simpul lab up) and use its inventory (inventory/lab)")
+    lan, router = sweep_target(book, site)
+    if not lan.subnet_of(LAB_RANGE):
+        raise UsageError(f"--sweep {site}: {lan} is outside the lab's data plane {LAB_RANGE}; "
+                         "refusing to send packets there")
+    return site, lan, router, router_ns(router)
