@@ -16,7 +16,30 @@ import yaml
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_NODES = 2_000_000
 # libyaml's parser is ~10x faster than the pure-Python one and keeps line marks.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+_resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[misc]
+    """The safe loader with its implicit-tag resolution memoised: for a scalar it is a pure
+    function of (value, implicit) — the safe loader has no path resolvers — and an inventory
+    repeats the same values (group names, media, roles) thousands of times."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode:
+            key = (value, implicit)
+            tag = _resolved.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_resolved) > 100_000:
+                    _resolved.clear()
+                _resolved[key] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+_LOADER = _Loader
 
 KeyPath = tuple[str | int, ...]
 
@@ -150,6 +173,8 @@ def _build(
         ]
     assert isinstance(node, yaml.ScalarNode)
     assert budget.loader is not None
+    if node.tag == _STR:
+        return node.value  # what SafeConstructor.construct_yaml_str returns, without the call
     try:
         return budget.loader.construct_object(node, deep=True)
     except yaml.YAMLError as e:
