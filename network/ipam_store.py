@@ -40,6 +40,8 @@ import itertools
 import json
 import logging
 import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -60,6 +62,10 @@ from simpul.inventory.source import Problem
 from .ipam import Book
 
 log = logging.getLogger(__name__)
+
+
+class _LockTimeout(Exception):
+    pass
 
 LOCK_FILE = ".ipam.lock"
 PENDING_FILE = ".ipam.pending"
@@ -261,24 +267,42 @@ class IpamStore:
         return [rec]
 
     def _acquire(self, fd: int) -> None:
-        deadline = time.monotonic() + self.lock_timeout
-        delay = 0.0005
-        waited = False
-        while True:
+        """Take the lock: at once if free, else wait in the kernel's queue (a blocking
+        ``flock``, woken as soon as the holder releases it; polling wakes late on a busy
+        machine) for at most ``lock_timeout`` — an alarm ends the wait in the main thread;
+        elsewhere (no signals) the wait polls."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            log.info("waiting for the IPAM lock %s", self.lock_path)
+        if threading.current_thread() is threading.main_thread():
+            def expired(signum: int, frame: Any) -> None:
+                raise _LockTimeout
+
+            old = signal.signal(signal.SIGALRM, expired)
+            signal.setitimer(signal.ITIMER_REAL, self.lock_timeout)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX)
                 return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise LockedError(f"{self.lock_path}: another 'simpul ipam' change has held the lock "
-                                      f"for over {self.lock_timeout:.0f} s",
-                                      hint="wait for it to finish; the lock is released when that "
-                                           "process ends") from None
-                if not waited:
-                    log.info("waiting for the IPAM lock %s", self.lock_path)
-                    waited = True
-                time.sleep(delay)
-                delay = min(delay * 2, 0.01)
+            except _LockTimeout:
+                pass
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
+        else:
+            deadline = time.monotonic() + self.lock_timeout
+            delay = 0.0005
+            while time.monotonic() < deadline:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.01)
+        raise LockedError(f"{self.lock_path}: another 'simpul ipam' change has held the lock for over "
+                          f"{self.lock_timeout:.0f} s",
+                          hint="wait for it to finish; the lock is released when that process ends")
 
     def _clean_temps(self) -> None:
         # under the lock, any temporary file left is from a writer that died mid-write

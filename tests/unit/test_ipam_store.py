@@ -129,3 +129,34 @@ def test_a_crash_after_the_log_record_is_not_logged_twice(
     assert (lab_copy / ".ipam.pending").exists()
     assert _alloc(lab_copy, "two") == 0
     assert [r["params"]["for"] for r in _records()] == ["once", "two"]
+
+
+def test_a_held_lock_makes_the_next_writer_wait_then_give_up_with_a_clear_error(lab_copy: Path) -> None:
+    import fcntl
+    import threading
+    import time
+
+    from simpul.errors import LockedError
+
+    store = ipam_store.IpamStore(lab_copy, lock_timeout=0.3)
+    with open(store.lock_path, "w") as held:  # another writer holds it (its own open file)
+        fcntl.flock(held, fcntl.LOCK_EX)
+        t0 = time.monotonic()
+        with pytest.raises(LockedError, match="held the lock for over 0 s"), store.transaction():
+            pass
+        assert 0.25 < time.monotonic() - t0 < 5
+        errors: list[BaseException] = []
+
+        def in_a_thread() -> None:  # no signals outside the main thread: the polling wait
+            try:
+                with store.transaction():
+                    pass
+            except BaseException as e:
+                errors.append(e)
+
+        th = threading.Thread(target=in_a_thread)
+        th.start()
+        th.join(10)
+        assert len(errors) == 1 and isinstance(errors[0], LockedError)
+    with store.transaction() as tx:  # released: taken at once
+        assert tx.snap.allocations == []
