@@ -283,3 +283,42 @@ def test_reserve_refuses_a_range_over_an_address_in_use(lab_copy: Path) -> None:
     load_inventory(lab_copy)
     rc, out = run(lab_copy, "ipam", "allocate", "--in", "dinkes", "--for", "pc")
     assert "10.199.16.2" in out
+
+
+def test_a_broken_ipam_yaml_stops_allocation_with_its_file_and_line(lab_copy: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    (lab_copy / "ipam.yaml").write_text(
+        "allocations:\n"
+        '  - {prefix: 10.199.0.32/30, purpose: link, for: a, by: x@y, at: "2026-05-01T00:00:00Z", why: w}\n'
+        '  - {prefix: 10.199.0.36/30, purpose: lnk, for: b, by: x@y, at: "2026-05-01T00:00:00Z", why: w}\n')
+    before = (lab_copy / "ipam.yaml").read_text()
+    rc, _ = run(lab_copy, "ipam", "allocate", "--purpose", "link", "--for", "c", "--why", "w", "--apply")
+    assert rc == 3 and (lab_copy / "ipam.yaml").read_text() == before
+    rc = main(["inventory", "check", str(lab_copy)])
+    out = capsys.readouterr().out
+    assert rc == 3 and "inv/ipam.yaml:3 allocations[1]: purpose: 'lnk' is not one of" in out, out
+
+
+def test_allocations_outside_ipam_yaml_are_refused_with_their_place(lab_copy: Path) -> None:
+    (lab_copy / "extra.yaml").write_text("allocations:\n  - {prefix: 10.199.0.32/30}\n")
+    with pytest.raises(InventoryInvalid) as ei:
+        load_inventory(lab_copy)
+    assert any(str(p).startswith("inv/extra.yaml:1 allocations: belongs in ipam.yaml")
+               for p in ei.value.problems), ei.value.problems
+
+
+def test_the_liveness_sweep_is_refused_outside_the_running_lab(lab_copy: Path) -> None:
+    # a copy of the lab inventory is not the inventory the running lab was built from (if any)
+    rc, _ = run(lab_copy, "ipam", "reconcile", "--sweep", "pusat-data")
+    assert rc == 2
+
+
+def test_show_json_and_one_site(lab_copy: Path) -> None:
+    rc, out = run(lab_copy, "--json", "ipam", "show")
+    rows = {r["purpose"]: r for r in json.loads(out)["supernets"]}
+    assert rc == 0 and rows["desa_lan"]["used"] == 64 and rows["servers"]["counted_by"] == "hosts"
+    rc, out = run(lab_copy, "--json", "ipam", "show", "--site", "pusat-data")
+    d = json.loads(out)
+    assert d["gateways"] == ["10.199.64.1"] and d["next_free"] == "10.199.64.2"
+    assert {e["address"] for e in d["entries"]} == {"10.199.64.1", "10.199.64.11", "10.199.64.12",
+                                                    "10.199.64.13"}

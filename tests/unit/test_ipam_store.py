@@ -160,3 +160,29 @@ def test_a_held_lock_makes_the_next_writer_wait_then_give_up_with_a_clear_error(
         assert len(errors) == 1 and isinstance(errors[0], LockedError)
     with store.transaction() as tx:  # released: taken at once
         assert tx.snap.allocations == []
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(
+    st.binary(max_size=300),
+    st.dictionaries(st.sampled_from(["allocations", "reservations", "released", "sites", "x"]),
+                    st.recursive(st.one_of(st.none(), st.text(max_size=12), st.integers()),
+                                 lambda c: st.lists(c, max_size=3) | st.dictionaries(KEYS, c, max_size=4),
+                                 max_leaves=12), max_size=3)))
+def test_whatever_ipam_yaml_holds_the_answer_is_problems_or_an_inventory(tmp_path_factory: Any,
+                                                                         data: Any) -> None:
+    import shutil
+
+    from simpul.inventory import InventoryInvalid
+
+    d = tmp_path_factory.mktemp("fz") / "inv"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "inventory" / "lab", d)
+    if isinstance(data, bytes):
+        (d / "ipam.yaml").write_bytes(data)
+    else:
+        (d / "ipam.yaml").write_text(yaml.safe_dump(data))
+    for read in (lambda: load_inventory(d), lambda: ipam_store.IpamStore(d).read()):
+        try:
+            read()
+        except InventoryInvalid as e:
+            assert e.problems and all(p.file and p.message for p in e.problems)
