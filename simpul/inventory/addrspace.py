@@ -15,6 +15,7 @@ kind               from                                                        h
 ``server``         ``servers.<s>.address``                                     no (a host)
 ``interface``      ``devices.<d>.interfaces.<i>.address`` / ``secondary``       no (a host)
 ``host``           ``allocations[i]`` with an address (ipam.yaml)              no (a host)
+``vip``            ``services.<s>.standby.vip`` (a moving service address)     no (a host)
 ``reservation``    ``reservations[i]`` (ipam.yaml)                             no
 ``plan-reserved``  ``plan.reserved[i]``                                        no
 =================  ==========================================================  =============
@@ -38,7 +39,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from simpul.inventory.models import LAN_PURPOSES, Allocation, Inventory, Reservation
 from simpul.inventory.source import KeyPath
 
-HOST_KINDS = frozenset({"loopback", "mgmt", "server", "interface", "host"})
+HOST_KINDS = frozenset({"loopback", "mgmt", "server", "interface", "host", "vip"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,8 @@ class Use:
             return f"reservation ({self.detail})" + (f" for {self.name}" if self.name else "")
         if self.kind == "plan-reserved":
             return "plan.reserved"
+        if self.kind == "vip":
+            return f"the service address of {self.name}"
         return f"{self.kind} {self.name}"
 
     def contains(self, other: Use) -> bool:
@@ -129,6 +132,12 @@ def inventory_uses(inv: Inventory) -> list[Use]:
         out.append(_addr("mgmt", s.mgmt_ip, name, ("servers", name, "mgmt_ip")))
         if s.address is not None:
             out.append(_addr("server", s.address, name, ("servers", name, "address")))
+    for name, svc in inv.services.items():
+        # a service address that moves between servers (the DRC takeover's VIP, issue 14): read
+        # defensively, the field belongs to the services schema of the DRC work
+        vip = getattr(getattr(svc, "standby", None), "vip", None)
+        if vip is not None:
+            out.append(_addr("vip", vip, name, ("services", name, "standby", "vip")))
     for i, r in enumerate(inv.plan.reserved):
         out.append(_net("plan-reserved", r, "", ("plan", "reserved", i), container=False))
     return out

@@ -22,10 +22,11 @@ from simpul.inventory.source import Loaded
 
 SITE_PURPOSES: dict[str, tuple[str, ...]] = {
     "opd": ("opd_lan",), "desa": ("desa_lan",), "kelurahan": ("desa_lan",),
-    "pusat-data": ("servers",), "drc": ("drc",), "noc": ("management", "servers"),
+    "pusat-data": ("servers",), "drc": ("drc",), "noc": ("noc", "management", "servers"),
 }
-"""The supernet a site's LAN (and the addresses of its servers) must come from."""
-LAN_SUPERNETS = ("opd_lan", "desa_lan", "servers", "drc")
+"""The supernet a site's LAN (and the addresses of its servers) must come from. Purposes the
+plan does not define are left out (a ``noc`` supernet is optional)."""
+LAN_SUPERNETS = ("opd_lan", "desa_lan", "servers", "drc", "noc")
 IFACE_PURPOSES: dict[str | None, tuple[str, ...]] = {
     "link": ("links",), "loopback": ("loopbacks",), "mgmt": ("management",),
     "lan": LAN_SUPERNETS, None: LAN_SUPERNETS,

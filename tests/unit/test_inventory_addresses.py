@@ -128,3 +128,20 @@ def test_the_sweep_reports_every_pair_including_nested_chains() -> None:
     pairs = {(x.name, u.name) for x, u in conflicts(uses)}
     assert pairs == {("big", "half"), ("big", "a"), ("half", "a"), ("big", "b"), ("half", "b"),
                      ("s1", "s2")}
+
+
+def test_a_services_moving_address_counts_as_used() -> None:
+    # the DRC takeover (issue 14) gives a service a VIP that follows the database leader; read
+    # here through a stand-in until that schema is on main
+    from types import SimpleNamespace
+
+    from simpul.inventory.addrspace import inventory_uses
+    from simpul.network.ipam import Book, plan_host
+
+    inv = load_inventory(Path(__file__).resolve().parents[2] / "inventory" / "lab")
+    svc = SimpleNamespace(standby=SimpleNamespace(vip=__import__("ipaddress").IPv4Address("10.199.64.2")))
+    fake = inv.model_construct(**{**dict(inv), "services": {**inv.services, "simpeg": svc}})
+    uses = inventory_uses(fake)
+    (vip,) = [u for u in uses if u.kind == "vip"]
+    assert vip.owner == "the service address of simpeg" and list(conflicts(uses)) == []
+    assert plan_host(Book.from_inventory(fake), "pusat-data", "pd-web-2").label == "10.199.64.3"
