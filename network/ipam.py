@@ -121,6 +121,10 @@ class Book:
     alloc_lines: list[int] = field(default_factory=list)  # line of each allocation in ipam.yaml
     resv_lines: list[int] = field(default_factory=list)
     _uses: list[Use] | None = None
+    # (purpose, for) -> the allocation's use, when the caller keeps one (ipam_store does)
+    block_index: dict[tuple[str, str], Use] | None = None
+    # merged intervals of the inventory's uses per supernet, shared by every Book of one base
+    _base_cache: dict[IPv4Network, list[tuple[int, int]]] = field(default_factory=dict)
 
     @classmethod
     def from_inventory(cls, inv: Inventory, base: list[Use] | None = None) -> Book:
@@ -130,12 +134,30 @@ class Book:
 
     def with_entries(self, allocations: list[Allocation], reservations: list[Reservation],
                      released: list[Released], alloc_lines: list[int] | None = None,
-                     resv_lines: list[int] | None = None, uses: list[Use] | None = None) -> Book:
+                     resv_lines: list[int] | None = None, uses: list[Use] | None = None,
+                     block_index: dict[tuple[str, str], Use] | None = None) -> Book:
         """The same inventory with the ipam.yaml entries read afresh (under the lock);
-        ``uses`` are their uses when the caller has them already (see ipam_store)."""
+        ``uses`` (and ``block_index``) when the caller has them already (see ipam_store)."""
         return Book(self.inv, self.base, allocations, reservations, released,
                     alloc_lines or [], resv_lines or [],
-                    None if uses is None else self.base + uses)
+                    None if uses is None else self.base + uses, block_index, self._base_cache)
+
+    def used_in(self, net: IPv4Network) -> list[tuple[int, int]]:
+        """Inclusive intervals of ``net`` that are used or reserved, merged and in order.
+
+        The inventory's part is computed once per base (it does not change while ipam.yaml
+        does); the ipam.yaml entries are added each time.
+        """
+        lo, hi = int(net.network_address), int(net.broadcast_address)
+        base = self._base_cache.get(net)
+        if base is None:
+            base = merge([(max(u.first, lo), min(u.last, hi)) for u in self.base
+                          if u.last >= lo and u.first <= hi])
+            self._base_cache[net] = base
+        ipam = [(a if a >= lo else lo, b if b <= hi else hi)
+                for u in self.uses()[len(self.base):] for a, b in ((u.first, u.last),)
+                if b >= lo and a <= hi]
+        return merge(base + ipam) if ipam else base
 
     def uses(self) -> list[Use]:
         if self._uses is None:
@@ -259,11 +281,11 @@ def plan_block(book: Book, purpose: str, for_: str, *, size: int | None = None,
     if found is not None:
         space, where = found
         return Proposal("block", space, key, for_, site, net, sup_name, existing=where)
-    used = [(u.first, u.last) for u in book.overlapping(net)]
+    used = book.used_in(net)
     lo, hi = int(net.network_address), int(net.broadcast_address)
     if n >= 31 and net.prefixlen <= 30:
         # single addresses (loopbacks, management) never take the supernet's network or broadcast
-        used += [(lo, lo), (hi, hi)]
+        used = [*used, (lo, lo), (hi, hi)]
     block = first_fit(free_ranges(net, used), n)
     if block is None:
         raise SpaceFull(_full_message(f"/{n}", net, f"{sup_name} ({key})", used),
@@ -278,8 +300,13 @@ def plan_block(book: Book, purpose: str, for_: str, *, size: int | None = None,
 
 
 def _existing_block(book: Book, key: str, for_: str, net: IPv4Network) -> tuple[IPv4Network, str] | None:
-    for u in book.uses()[len(book.base):]:  # the ipam.yaml entries (slotted: a fast scan)
-        if u.kind == "allocation" and u.detail == key and u.name == for_:
+    if book.block_index is not None:
+        hit = book.block_index.get((key, for_))
+        candidates = [hit] if hit is not None else []
+    else:
+        candidates = [u for u in book.uses()[len(book.base):] if u.kind == "allocation"]
+    for u in candidates:
+        if u.detail == key and u.name == for_:
             found = u.network()
             assert found is not None
             return found, book.where(u)

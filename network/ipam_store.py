@@ -114,10 +114,18 @@ class Snapshot:
     items: dict[str, list[Item]] = field(default_factory=lambda: {s: [] for s in ipamfile.SECTIONS})
     _uses: list[Use] | None = None
     ordered: bool = True  # allocations and reservations are in address order (as written by us)
+    _index: dict[tuple[str, str], Use] | None = None
 
     def copy(self) -> Snapshot:
         return Snapshot(self.header, {k: list(v) for k, v in self.items.items()}, self._uses,
-                        self.ordered)
+                        self.ordered, self._index)
+
+    def index(self) -> dict[tuple[str, str], Use]:
+        """(purpose, for) -> the use of that block allocation (what ``allocate`` looks up)."""
+        if self._index is None:
+            self._index = {(it.use.detail, it.use.name): it.use for it in self.items["allocations"]
+                           if it.use is not None and it.use.kind == "allocation"}
+        return self._index
 
     def models(self, section: str) -> list[Any]:
         return [i.model for i in self.items[section]]
@@ -128,7 +136,8 @@ class Snapshot:
     def book(self, base: Book) -> Book:
         """``base`` (the inventory) with these entries."""
         return base.with_entries(self.allocations, self.reservations, self.released,
-                                 self.lines("allocations"), self.lines("reservations"), self.uses())
+                                 self.lines("allocations"), self.lines("reservations"), self.uses(),
+                                 self.index())
 
     def uses(self) -> list[Use]:
         """The address-space uses of the allocations, then the reservations (file order)."""
@@ -366,11 +375,14 @@ class Transaction:
             bisect.insort(items, item, key=lambda i: i.key)
         self.changed = True
         self.snap._uses = None
+        if self.snap._index is not None and item.use is not None and item.use.kind == "allocation":
+            self.snap._index = {**self.snap._index, (item.use.detail, item.use.name): item.use}
         return model
 
     def remove(self, section: str, index: int) -> Any:
         self.changed = True
         self.snap._uses = None
+        self.snap._index = None
         return self.snap.items[section].pop(index).model
 
     def render(self) -> str:
