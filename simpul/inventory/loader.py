@@ -14,6 +14,7 @@ line and key path.
 from __future__ import annotations
 
 import copy
+import gc
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,7 +248,19 @@ def _validate(model: type[BaseModel], value: Any, path: KeyPath, loaded: Loaded)
 
 def load_inventory(directory: Path | str) -> m.Inventory:
     """Load and validate an inventory. Raises :class:`InventoryInvalid` listing every problem."""
-    directory = Path(directory)
+    # The load builds about a million small objects (nodes, key paths, origins) that reference
+    # counting frees; Python's cyclic collector would walk them again and again while they are
+    # created (45 % of the time on a 3,000-router inventory). It is paused for the load only.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_inventory(Path(directory))
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_inventory(directory: Path) -> m.Inventory:
     loaded = read_directory(directory)
     # remember each entity's own origins so inherited ones never overwrite them
     own = dict(loaded.origins)
