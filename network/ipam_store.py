@@ -165,6 +165,64 @@ class Snapshot:
 _snapshots: dict[Path, tuple[bytes, Snapshot]] = {}
 
 
+def _learn(section: str, line: str) -> Item | None:
+    """Parse and validate one canonical line not seen before, and remember it."""
+    data = ipamfile.parse_line(line)
+    if data is None:
+        return None
+    try:
+        model = LIST_SECTIONS[section].model_validate(data)
+    except ValidationError:
+        return None  # the full read reports it with its line
+    return _remember(section, _item(section, model, line, 0))
+
+
+def _remember(section: str, item: Item) -> Item:
+    if len(_item_cache) > 200_000:
+        _item_cache.clear()
+    _item_cache[(section, item.text)] = item
+    return item
+
+
+def _from_known_lines(text: str) -> Snapshot | None:
+    """The snapshot of a canonical file, built from the per-line cache (lines seen before —
+    usually all but the few another process just added, which are parsed here one by one).
+    None when a line is not canonical or does not validate: then the file is read in full,
+    which reports the problem with its line."""
+    snap = Snapshot("")
+    header: list[str] = []
+    items: list[Item] | None = None
+    section = ""
+    seen: set[str] = set()
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.startswith("  - {"):
+            if items is None:
+                return None
+            cached = _item_cache.get((section, line)) or _learn(section, line)
+            if cached is None:
+                return None
+            items.append(Item(cached.model, line, n, cached.key, cached.use))
+            continue
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            if seen:
+                return None
+            header.append(line)
+            continue
+        m = ipamfile.SECTION_LINE.match(line)
+        if m is None or m.group(1) in seen:
+            return None
+        section = m.group(1)
+        seen.add(section)
+        items = None if m.group(2) else snap.items[section]
+    snap.header = "\n".join(header) + "\n" if header else ipamfile.DEFAULT_HEADER
+    snap.ordered = all(a.key <= b.key for sec in ("allocations", "reservations")
+                       for a, b in itertools.pairwise(snap.items[sec]))
+    return snap
+
+
 class IpamStore:
     """``ipam.yaml`` of one inventory directory, changed only under its lock."""
 
@@ -196,6 +254,10 @@ class IpamStore:
             text: str | None = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = None  # the YAML path reports it
+        quick = _from_known_lines(text) if text is not None else None
+        if quick is not None:
+            _snapshots[key] = (raw, quick.copy())
+            return quick
         doc = ipamfile.read(self.path, self.display, text)
         problems = list(doc.problems)
         if doc.other:
@@ -228,9 +290,7 @@ class IpamStore:
                     m.model_dump(mode="json", by_alias=True, exclude_none=True))
                 item = _item(sec, m, text, e.line)
                 if e.text:
-                    if len(_item_cache) > 200_000:
-                        _item_cache.clear()
-                    _item_cache[(sec, e.text)] = item
+                    _remember(sec, Item(item.model, item.text, 0, item.key, item.use))
                 items.append(item)
         if problems:
             raise InventoryInvalid(str(self.path), problems)
@@ -367,6 +427,7 @@ class Transaction:
         """Validate and add one entry (its line goes in address order; releases at the end)."""
         model = LIST_SECTIONS[section].model_validate(data)
         item = _item(section, model, ipamfile.format_entry(data), 0)
+        _remember(section, Item(item.model, item.text, 0, item.key, item.use))
         self._last_line = item.text
         items = self.snap.items[section]
         if section == "released":

@@ -48,7 +48,7 @@ DEFAULT_HEADER = """\
 # Addresses already written in sites/devices/links/servers count as used without an entry here.
 """
 
-_SECTION = re.compile(r"^(allocations|reservations|released):[ \t]*(\[\])?[ \t]*(?:#.*)?$")
+SECTION_LINE = _SECTION = re.compile(r"^(allocations|reservations|released):[ \t]*(\[\])?[ \t]*(?:#.*)?$")
 _ENTRY = re.compile(r"^  - \{(.*)\}[ \t]*$")
 # One ``key: value`` pair of a flow mapping: a JSON string (also a YAML double-quoted scalar)
 # or a plain scalar without the characters that mean something in a YAML flow context.
