@@ -40,6 +40,8 @@ class Requirement(BaseModel):
     basis: list[str] = Field(min_length=1)
     related: list[str] = []
     evidence: dict[Kind, list[str]] = {}
+    requires: list[Kind] = Field(default_factory=lambda: list(KINDS),
+                                 description="kinds of evidence the requirement needs to be met")
     gaps: list[Text] = []
 
     def producers(self) -> list[str]:

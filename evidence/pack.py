@@ -33,7 +33,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +44,7 @@ from simpul.errors import ConfigError, SimpulError
 from simpul.results import Result, Status
 from simpul.runner import Hook, run_each
 
-from .model import KINDS, Evidence, RequirementMap, t
+from .model import KINDS, Evidence, Kind, RequirementMap, t
 from .producers import PRODUCERS, BuildContext
 
 log = logging.getLogger(__name__)
@@ -75,15 +75,15 @@ class Built:
         return c
 
 
-def requirement_status(evs: Sequence[Evidence], has_gaps: bool, kinds_asked: int) -> str:
-    """``met``: every kind the map asks for has evidence and no gap is stated; ``gap``: nothing
-    could be shown; ``partial`` otherwise."""
-    good = [e for e in evs if e.status in ("ok", "partial")]
-    if not good:
+def requirement_status(by_kind: Mapping[Kind, list[Evidence]], requires: Sequence[Kind],
+                       has_gaps: bool) -> str:
+    """``met``: every kind of evidence the requirement needs is there in full and no gap is
+    stated; ``gap``: nothing could be shown; ``partial`` otherwise."""
+    evs = [e for k in KINDS for e in by_kind.get(k, [])]
+    if not any(e.status in ("ok", "partial") for e in evs):
         return "gap"
-    if has_gaps or any(e.status != "ok" for e in evs) or kinds_asked == 0:
-        return "partial"
-    return "met"
+    complete = all(by_kind.get(k) and all(e.status == "ok" for e in by_kind[k]) for k in requires)
+    return "met" if complete and not has_gaps else "partial"
 
 
 def _collect(ctx: BuildContext, names: Sequence[str], hooks: Sequence[Hook]) -> dict[str, Evidence]:
@@ -119,11 +119,12 @@ def build(ctx: BuildContext, rmap: RequirementMap, out: Path, *, sign_key: Path 
         for r in rmap.requirements:
             items = {k: [evidence[p].to_dict() for p in r.evidence.get(k, [])] for k in KINDS}
             evs = [evidence[p] for p in r.producers()]
+            by_kind = {k: [evidence[p] for p in r.evidence.get(k, [])] for k in KINDS}
             reqs.append({
                 "id": r.id, "area": r.area, "title": r.title.model_dump(), "basis": r.basis,
-                "related": r.related, "evidence": items,
+                "related": r.related, "evidence": items, "requires": list(r.requires),
                 "gaps": [g.model_dump() for g in r.gaps],
-                "status": requirement_status(evs, bool(r.gaps), sum(1 for k in KINDS if r.evidence.get(k))),
+                "status": requirement_status(by_kind, r.requires, bool(r.gaps)),
                 "last_verified": max((e.verified_at for e in evs), default=None),
             })
         meta = {"organisation": ctx.inv.organisation.name, "period": ctx.period.label,
@@ -214,7 +215,8 @@ def _bi(id_: str, en: str) -> str:
 
 
 def render_index(meta: dict[str, Any], reqs: list[dict[str, Any]], tz: str) -> str:
-    """The pack's front page: self-contained HTML, no script, ID/EN switch in pure CSS."""
+    """The pack's front page: self-contained HTML, no script; the ID/EN switch is pure CSS
+    (``index.html#en`` opens it in English)."""
     built = datetime.fromisoformat(meta["built"]).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
     counts = {k: sum(1 for r in reqs if r["status"] == k) for k in STATUS_TEXT}
     rows = []
@@ -224,7 +226,10 @@ def render_index(meta: dict[str, Any], reqs: list[dict[str, Any]], tz: str) -> s
         for k in KINDS:
             items = r["evidence"].get(k, [])
             if not items:
-                cells.append('<td class="none">—</td>')
+                if k in r["requires"]:
+                    cells.append(f'<td class="missing">{_bi("belum ada bukti", "no evidence yet")}</td>')
+                else:
+                    cells.append('<td class="none">—</td>')
                 continue
             parts = []
             for ev in items:
@@ -261,13 +266,13 @@ def render_index(meta: dict[str, Any], reqs: list[dict[str, Any]], tz: str) -> s
 body{{font-family:"DejaVu Sans",sans-serif;margin:0;color:#1f2933;background:#fafafa}}
 header,main,footer{{padding:1em 2em}} header{{background:#0f3a5d;color:#fff}}
 header h1{{margin:0 0 .3em;font-size:22px}} header p{{margin:.2em 0}}
-.switch{{float:right;font-size:14px}} .switch label{{border:1px solid #fff;padding:3px 9px;cursor:pointer;border-radius:3px}}
-#l-id:checked ~ header label[for=l-id], #l-en:checked ~ header label[for=l-en]{{background:#fff;color:#0f3a5d}}
-input[name=lang]{{display:none}}
-#l-id:checked ~ * .en{{display:none}} #l-en:checked ~ * .id{{display:none}}
+.switch{{float:right;font-size:14px}} .switch a{{border:1px solid #fff;padding:3px 9px;border-radius:3px;color:#fff;text-decoration:none}}
+.en{{display:none}} html:has(#en:target) .en{{display:inline}} html:has(#en:target) .id{{display:none}}
+html:not(:has(#en:target)) .switch a[href="#id"], html:has(#en:target) .switch a[href="#en"]{{background:#fff;color:#0f3a5d}}
 table{{border-collapse:collapse;width:100%;background:#fff;font-size:13px}}
 th,td{{border:1px solid #d2d6dc;padding:6px;vertical-align:top;text-align:left}}
-th{{background:#e4e7eb}} td.none{{color:#9aa5b1;text-align:center}} td.when{{white-space:nowrap;color:#52606d}}
+th{{background:#e4e7eb}} td.none{{color:#9aa5b1;text-align:center}}
+td.missing{{color:#991b1b;background:#fff5f5;text-align:center;font-size:12px}} td.when{{white-space:nowrap;color:#52606d}}
 .basis{{color:#52606d;font-size:12px;margin-top:4px}} .related{{color:#7b8794;font-size:11px;margin-top:2px}}
 .st{{display:inline-block;margin-top:4px;padding:2px 6px;border-radius:3px;font-size:12px;font-weight:bold}}
 .st-met{{background:#d1fae5;color:#065f46}} .st-partial{{background:#fef3c7;color:#92400e}} .st-gap{{background:#fee2e2;color:#991b1b}}
@@ -277,9 +282,9 @@ th{{background:#e4e7eb}} td.none{{color:#9aa5b1;text-align:center}} td.when{{whi
 .gapnote{{margin-top:6px;padding:4px;background:#fff7ed;border-left:3px solid #f59e0b;font-size:12px}}
 pre{{background:#fff;border:1px solid #d2d6dc;padding:8px;overflow:auto}}
 </style></head><body>
-<input type="radio" name="lang" id="l-id" checked><input type="radio" name="lang" id="l-en">
+<span id="id"></span><span id="en"></span>
 <header>
-<div class="switch"><label for="l-id">Bahasa Indonesia</label> <label for="l-en">English</label></div>
+<div class="switch"><a href="#id">Bahasa Indonesia</a> <a href="#en">English</a></div>
 <h1>{_bi("Paket Bukti Evaluasi SPBE dan Audit TIK", "Evidence for SPBE evaluation and ICT audit")}</h1>
 <p>{html.escape(meta["organisation"])}</p>
 <p>{_bi("Periode", "Period")}: <b>{html.escape(meta["period"])}</b> · {_bi("Dibuat", "Built")}: {html.escape(built)}</p>

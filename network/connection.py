@@ -86,7 +86,7 @@ class Session:
             return ""
         try:
             return str(self.conn.send_config_set(list(lines), error_pattern=self.platform.error_pattern,
-                                                 read_timeout=read_timeout, cmd_verify=False))
+                                                 read_timeout=read_timeout))
         except ConfigInvalidException as e:
             self._leave_config_mode()
             text = str(e)

@@ -95,3 +95,42 @@ def test_iftable_only_agent_falls_back_and_a_wrapped_counter32_gives_the_right_r
     assert rates["in_bps"] == pytest.approx(1_000_000.0)
     assert rates["out_bps"] == pytest.approx(80_000.0)
     assert not [e for e in d2.events if e.kind == "reboot"]
+
+
+def test_grafana_dashboard_queries_name_measurements_and_fields_the_poller_writes() -> None:
+    """Every panel's query reads a measurement the profiles (or the poller itself) write, and
+    only fields and tags that measurement has: a renamed OID field breaks this test, not a
+    NOC dashboard in production."""
+    import json
+    import re
+
+
+    have: dict[str, set[str]] = {
+        # written by the poller itself (devicepoll.to_lines, poller, icmp)
+        "simpul_poll": {"up", "duration_ms", "requests", "error"},
+        "simpul_event": {"detail", "event"},
+        "interface_rate": {"in_bps", "out_bps", "in_pps", "out_pps", "in_errors_ps", "out_errors_ps",
+                           "in_discards_ps", "out_discards_ps"},
+        "ping": {"percent_packet_loss", "average_response_ms", "url"},
+    }
+    for f in PROFILE_DIR.glob("*.yaml"):
+        if f.name == "platforms.yaml":
+            continue
+        p = load_profile(f.stem)
+        for meas, col in p.scalar_columns():
+            have.setdefault(meas, set()).add(col.name)
+        for t in p.tables:
+            have.setdefault(t.measurement, set()).update([c.name for c in t.columns] + [t.index_tag])
+    common_tags = {"device", "site", "site_type", "kind", "role", "platform", "agent_host", "ifName",
+                   "ifIndex", "time"}
+    dash = json.loads((Path(__file__).resolve().parents[2] / "monitoring" / "grafana-dashboard.json").read_text())
+    queries = [t["query"] for p in dash["panels"] for t in p.get("targets", [])]
+    assert len(queries) >= 16
+    for q in queries:
+        meas = re.search(r'FROM "([^"]+)"', q)
+        assert meas and meas.group(1) in have, q
+        names = set(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"', q)) - {meas.group(1)}
+        unknown = names - have[meas.group(1)] - common_tags
+        assert not unknown, (q, unknown)
+    assert any("hrStorageUsed" in q and "1.3.6.1.2.1.25.2.1.4" in q for q in queries)  # disks
+    assert any("memAvailReal" in q for q in queries)  # routers' and servers' memory
