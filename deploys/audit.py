@@ -18,14 +18,14 @@ import logging
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from simpul.deploys.catalog import CONTROLS, Control
-from simpul.deploys.checks import CHECKS, CheckCtx
+from simpul.deploys.checks import CHECKS, CheckCtx, Sh
 from simpul.deploys.hostvars import decide, host_vars
 from simpul.deploys.outside import SCAN_PORTS, Outside, outside
 from simpul.inventory.models import Inventory
@@ -119,10 +119,13 @@ def _testinfra_sh(t: Target, workdir: Path) -> tuple[Any, Path]:
 
 
 def audit_host(inv: Inventory, name: str, known_hosts: Path, *, today: date,
-               ports: tuple[int, ...] = SCAN_PORTS) -> Result:
+               ports: tuple[int, ...] = SCAN_PORTS, wrap_sh: Callable[[Sh], Sh] | None = None) -> Result:
     """Audit one host. Its :class:`Result` is OK when every applicable control passes,
     CHANGED (drift) when any fails; ``value`` holds the :class:`HostAudit` findings. A host
-    that cannot be reached or used raises (the runner records it as unreachable/failed)."""
+    that cannot be reached or used raises (the runner records it as unreachable/failed).
+
+    ``wrap_sh`` wraps the command runner of the checks (the fixture recorder in
+    ``tests/support/factrec.py`` writes down every command and its output through it)."""
     t0 = time.monotonic()
     ha = HostAudit(name)
     workdir = Path(tempfile.mkdtemp(prefix="simpul-audit-"))
@@ -147,7 +150,7 @@ def audit_host(inv: Inventory, name: str, known_hosts: Path, *, today: date,
                 return int(res.rc) or 1, out
             return int(tail.strip()), body
 
-        ctx = CheckCtx(hv=hv, sh=sh, confined=facts.confined, outside=out,
+        ctx = CheckCtx(hv=hv, sh=wrap_sh(sh) if wrap_sh else sh, confined=facts.confined, outside=out,
                        pubkey=public_key_line(t.key_file), today=today)
         ha.results = check_controls(ctx, decisions, name)
     finally:

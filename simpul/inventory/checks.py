@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address, IPv4Network
 
 from simpul.inventory.addrspace import Use, conflicts, describe, inventory_uses, ipam_uses
+from simpul.inventory.lockout import lockout_checks
 from simpul.inventory.models import IPAM_PURPOSES, LAN_PURPOSES, Inventory, Snmp, re_name
 from simpul.inventory.source import Loaded
 
@@ -180,6 +181,8 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
             p(("backup_policies", name, "destination"),
               f"server '{pol.destination}' is at site '{dest.site}', not at the DRC "
               "(backups must leave the Pusat Data: Pergub Kalteng 24/2022 Pasal 14)")
+
+    lockout_checks(inv, loaded)  # guaranteed lock-outs (hardening): simpul/inventory/lockout.py
 
     _ipam_checks(inv, loaded, exists, in_plan)
 
