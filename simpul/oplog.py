@@ -33,6 +33,7 @@ from simpul.errors import OplogError
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
+_TAIL_BLOCK = 1 << 16
 _UNREADABLE = object()
 _SECRET_KEY = re.compile(
     r"(pass(word|phrase|wd)?|secret|token|community|priv|auth_key|api_key|psk|authoriz|cookie|"
@@ -225,11 +226,18 @@ class OpLog:
                         self.path, self.witness_path, e.strerror)
 
     def _tail(self, f: Any) -> tuple[int, str]:
-        f.seek(0)
-        last = None
-        for line in f:
-            if line.strip():
-                last = line
+        # The last record, read from the end: appending must not cost a read of the whole log
+        # (at 2,000 records that was ~3 ms per append). A block that starts mid-file may begin
+        # with a cut line, so it is used only when a complete line precedes the last one;
+        # otherwise (a record over 64 KiB) the whole file is scanned, as before.
+        f.seek(0, os.SEEK_END)
+        start = max(0, f.tell() - _TAIL_BLOCK)
+        f.seek(start)
+        lines = [ln for ln in f.read().split(b"\n") if ln.strip()]
+        if start > 0 and len(lines) < 2:
+            f.seek(0)
+            lines = [ln for ln in f if ln.strip()]
+        last = lines[-1] if lines else None
         if last is None:
             return 0, GENESIS
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -292,3 +293,20 @@ def test_a_state_dir_that_is_a_file_verifies_as_empty_not_as_a_crash(
     assert main(["oplog", "verify"]) == 0
     out = capsys.readouterr()
     assert out.out.strip() == f"{f / 'oplog.jsonl'}: no records" and "internal error" not in out.err
+
+
+def test_appending_after_records_larger_than_the_tail_block_keeps_the_chain(tmp_path: Path) -> None:
+    from simpul import oplog as mod
+
+    log = OpLog(tmp_path / "oplog.jsonl")
+    log.append(action="a", target="t", result="ok")
+    big = "x" * (mod._TAIL_BLOCK + 5000)  # one record longer than the block read from the end
+    log.append(action="b", target="t", result="ok", params={"note": big})
+    log.append(action="c", target="t", result="ok")
+    for i in range(300):  # many small ones: the block holds only the end of the file
+        log.append(action="d", target=str(i), result="ok")
+    recs = list(log.records())
+    assert [r["seq"] for r in recs] == list(range(1, 304))
+    assert all(r["prev"] == p["hash"] for p, r in itertools.pairwise(recs))
+    report = log.verify()
+    assert report.ok and report.records == 303, report.problems
