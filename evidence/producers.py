@@ -539,3 +539,58 @@ def router_backup_history(ctx: BuildContext) -> Evidence:
                           f"no backups in the period {ctx.period.label}"), [art])
     return Evidence("router-backup-history", "ok",
                     t(f"{commits} commit cadangan dalam periode", f"{commits} backup commit(s) in the period"), [art])
+
+
+# --- the IP plan -----------------------------------------------------------------------------
+
+
+@producer("ipam-plan")
+def ipam_plan(ctx: BuildContext) -> Evidence:
+    """The IP plan the Dinas holds (Perbup Temanggung 83/2021 Pasal 21): every block, address and
+    range in use, allocated or reserved, and each supernet's utilisation."""
+    from simpul.network.ipam import Book, utilisation
+    from simpul.network.ipam_csv import export_csv
+
+    book = Book.from_inventory(ctx.inv)
+    use = [u.to_dict() for u in utilisation(book)]
+    arts = [ctx.write("ipam-plan", "rencana-ip.csv", export_csv(book),
+                      t("Rencana IP: setiap blok, alamat dan rentang beserta pemegangnya",
+                        "IP plan: every block, address and range with its holder")),
+            ctx.write("ipam-plan", "utilisasi.json", _json(use),
+                      t("Utilisasi per supernet", "Utilisation per supernet"))]
+    hot = [u["purpose"] for u in use if u["warning"]]
+    note_id = f"; di atas ambang: {', '.join(hot)}" if hot else ""
+    note_en = f"; above the warning level: {', '.join(hot)}" if hot else ""
+    return Evidence("ipam-plan", "ok",
+                    t(f"{len(use)} supernet, {len(book.allocations)} alokasi, {len(book.reservations)} reservasi{note_id}",
+                      f"{len(use)} supernets, {len(book.allocations)} allocations, "
+                      f"{len(book.reservations)} reservations{note_en}"), arts)
+
+
+@producer("ipam-reconcile")
+def ipam_reconcile(ctx: BuildContext) -> Evidence:
+    """The plan compared with the addresses the routers carry now: in use but not allocated,
+    allocated but never seen, conflicts."""
+    from simpul.network.collect import collect
+    from simpul.network.ipam import Book
+    from simpul.network.ipam_reconcile import compare
+
+    names = _routers(ctx)
+    if not names or ctx.known_hosts is None:
+        return Evidence("ipam-reconcile", "gap" if not names else "failed",
+                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
+                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+    book = Book.from_inventory(ctx.inv)
+    results = collect(ctx.inv, names, ctx.known_hosts, parallel=10)
+    seen = {r.target: {ifn: list(itf["addresses"]) for ifn, itf in r.value["interfaces"].items()}
+            for r in results if r.ok and r.value is not None}
+    down, note = _reach_note(results)
+    findings = compare(book, seen, down)
+    bad = [f for f in findings if f.disagrees]
+    art = ctx.write("ipam-reconcile", "rekonsiliasi.json", _json([f.to_dict() for f in findings]),
+                    t("Rekonsiliasi rencana IP dengan alamat di router", "IP plan reconciled with the routers' addresses"))
+    verdict_id = f"{len(bad)} ketidaksesuaian" if bad else "semua sesuai rencana"
+    verdict_en = f"{len(bad)} disagreement(s)" if bad else "all agree with the plan"
+    return Evidence("ipam-reconcile", "partial" if down else "ok",
+                    t(f"{len(seen)} router dibaca: {verdict_id}{note.id}",
+                      f"{len(seen)} routers read: {verdict_en}{note.en}"), [art])

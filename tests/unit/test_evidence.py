@@ -24,7 +24,7 @@ from simpul.settings import Settings
 
 OFFLINE = ["inventory-extract", "controls-catalog", "topology-overview", "backup-policies",
            "service-targets", "oplog-extract", "sla-monthly", "router-intended", "router-backup-history",
-           "harden-audit-history", "topology-sites"]
+           "harden-audit-history", "topology-sites", "ipam-plan"]
 SECRETS = {"router-password": "R0uter-Passw0rd-7x", "snmp-community": "c0mmunity-9q",
            "snmp-auth": "auth-K3y-55", "snmp-priv": "priv-K3y-66", "restic-password": "restic-Pw-88"}
 
