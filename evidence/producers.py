@@ -51,6 +51,7 @@ class BuildContext:
 
     def write(self, producer: str, name: str, text: str, title: Text) -> Artefact:
         p = self.dir(producer) / name
+        p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
         return Artefact(str(p.relative_to(self.out)), title)
 
@@ -134,10 +135,10 @@ def controls_catalog(ctx: BuildContext) -> Evidence:
 @producer("topology-overview")
 def topology_overview(ctx: BuildContext) -> Evidence:
     """The intranet diagram drawn from the inventory (Perbup Temanggung 83/2021 Pasal 22)."""
-    from simpul.inventory.graph import render, to_dot
+    from simpul.inventory.graph import fit_overview, render
 
     d = ctx.dir("topology-overview")
-    dot = to_dot(ctx.inv, today=ctx.now.date())
+    dot, _ = fit_overview(ctx.inv, today=ctx.now.date())
     render(dot, d / "jaringan-intra.svg", "svg")
     (d / "jaringan-intra.dot").write_text(dot)
     rel = str((d / "jaringan-intra.svg").relative_to(ctx.out))
@@ -196,8 +197,8 @@ def service_targets(ctx: BuildContext) -> Evidence:
 @producer("harden-audit")
 def harden_audit(ctx: BuildContext) -> Evidence:
     """A fresh, read-only hardening audit of every server (inside checks and outside checks)."""
-    from simpul.deploys.audit import audit_hosts, report_data
-    from simpul.deploys.report import render_html
+    from simpul.deploys.audit import audit_hosts, previous_audit, report_data
+    from simpul.deploys.report import compare_audits, render_html
 
     names = sorted(ctx.inv.servers)
     if not names:
@@ -208,10 +209,12 @@ def harden_audit(ctx: BuildContext) -> Evidence:
                           "no known_hosts file pins the servers' host keys"))
     results = audit_hosts(ctx.inv, names, ctx.known_hosts, today=ctx.now.date())
     data = report_data(ctx.inv, results, now=ctx.now)
+    # compared with the last audit the NOC ran (read-only: the pack's audit is not stored)
+    data["previous"] = compare_audits(previous_audit(ctx.settings.state_dir, names), data)
     arts = [ctx.write("harden-audit", "audit.json", _json(data),
                       t("Hasil audit hardening (JSON)", "Hardening audit results (JSON)"))]
     for lang in ("id", "en"):
-        arts.append(ctx.write("harden-audit", f"audit-{lang}.html", render_html(data, lang),
+        arts.append(ctx.write("harden-audit", f"audit-{lang}.html", render_html(data, lang, ctx.tz),
                               t(f"Laporan audit hardening ({lang.upper()})",
                                 f"Hardening audit report ({lang.upper()})")))
     down = [r.target for r in results if r.status == "unreachable"]
@@ -229,6 +232,63 @@ def harden_audit(ctx: BuildContext) -> Evidence:
 # --- effectiveness: results over the period ----------------------------------------------------
 
 
+@producer("harden-audit-history")
+def harden_audit_history(ctx: BuildContext) -> Evidence:
+    """Every hardening audit the NOC ran in the period (kept in ``<state_dir>/audits/``): scores
+    and failing controls over time — that the controls are checked regularly and kept."""
+    from simpul.deploys.audit import HISTORY_DIR
+
+    d = ctx.settings.state_dir / HISTORY_DIR
+    rows: list[list[Any]] = []
+    for path in sorted(d.glob("audit-*.json")) if d.is_dir() else []:
+        try:
+            data = json.loads(path.read_text())
+            when = datetime.fromisoformat(data["generated"])
+            hosts = data["hosts"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("%s: unreadable stored audit skipped (%s)", path, e)
+            continue
+        if not ctx.period.start <= when.astimezone(ZoneInfo(ctx.tz)).date() < ctx.period.end:
+            continue
+        scores = [h["score"] for h in hosts if h.get("score") is not None]
+        failing = sorted({c["id"] for h in hosts for c in h.get("controls", []) if c["status"] == "fail"})
+        rows.append([when.astimezone(ZoneInfo(ctx.tz)).strftime("%Y-%m-%d %H:%M"), len(hosts),
+                     min(scores) if scores else "", round(sum(scores) / len(scores), 1) if scores else "",
+                     " ".join(failing)])
+    if not rows:
+        return Evidence("harden-audit-history", "gap",
+                        t(f"tidak ada audit hardening tersimpan dalam periode {ctx.period.label}",
+                          f"no stored hardening audit in the period {ctx.period.label}"))
+    art = ctx.write("harden-audit-history", "riwayat-audit.csv",
+                    _csv(["audited_at", "hosts", "min_score", "mean_score", "failing_controls"], rows),
+                    t("Riwayat audit hardening dalam periode", "Hardening audits of the period"))
+    return Evidence("harden-audit-history", "ok",
+                    t(f"{len(rows)} audit dalam periode, terakhir {rows[-1][0]} (skor rata-rata {rows[-1][3]})",
+                      f"{len(rows)} audit(s) in the period, last {rows[-1][0]} (mean score {rows[-1][3]})"),
+                    [art])
+
+
+@producer("topology-sites")
+def topology_sites(ctx: BuildContext) -> Evidence:
+    """One diagram per OPD and desa with its LAN, router, uplink and addresses — the diagram
+    each OPD submits yearly (Perbup Temanggung 83/2021 Pasal 22)."""
+    from simpul.inventory.graph import bundle_sites, render, site_dot
+
+    sites = bundle_sites(ctx.inv)
+    if not sites:
+        return Evidence("topology-sites", "gap", t("tidak ada lokasi OPD/desa dengan router",
+                                                   "no OPD/desa site with a router"))
+    d = ctx.dir("topology-sites")
+    arts = []
+    for s in sites:
+        render(site_dot(ctx.inv, s, today=ctx.now.date()), d / f"{s}.svg", "svg")
+        arts.append(Artefact(str((d / f"{s}.svg").relative_to(ctx.out)),
+                             t(f"Diagram LAN {ctx.inv.sites[s].name}", f"LAN diagram of {ctx.inv.sites[s].name}")))
+    return Evidence("topology-sites", "ok",
+                    t(f"{len(sites)} diagram per lokasi (OPD dan desa)", f"{len(sites)} per-site diagrams (OPD and desa)"),
+                    arts)
+
+
 @producer("sla-monthly")
 def sla_monthly(ctx: BuildContext) -> Evidence:
     """Availability per service, OPD and desa for every month of the period with data."""
@@ -241,13 +301,13 @@ def sla_monthly(ctx: BuildContext) -> Evidence:
         return Evidence("sla-monthly", "gap",
                         t(f"belum ada data ketersediaan untuk {ctx.period.label} ('simpul poll' belum berjalan)",
                           f"no availability data for {ctx.period.label} ('simpul poll' has not run)"))
-    ledger = Ledger(path)
+    ledger = Ledger(path, readonly=True)
     arts: list[Artefact] = []
     months_with_data: list[str] = []
     try:
         for month in ctx.period.months(until=ctx.now.date()):
-            start, end = month_range(month, ctx.tz)
-            end = min(end, ctx.now.timestamp())
+            start, period_end = month_range(month, ctx.tz)
+            end = min(period_end, ctx.now.timestamp())
             if end <= start:
                 continue
             intervals = ledger.intervals(start, end)
@@ -256,11 +316,13 @@ def sla_monthly(ctx: BuildContext) -> Evidence:
             months_with_data.append(month)
             events = ledger.events(start, end)
             for by in ("service", "opd", "desa"):
-                rows = report_rows(ctx.inv, intervals, events, start, end, by=by, tz=ctx.tz)
+                rows = report_rows(ctx.inv, intervals, events, start, end, by=by, tz=ctx.tz,
+                                   ongoing_at=ctx.now.timestamp() if end < period_end else None)
                 if not rows:
                     continue
                 arts.append(ctx.write("sla-monthly", f"sla-{month}-{by}.html",
                                       to_html(rows, month=month, by=by, start=start, end=end,
+                                              period_end=period_end,
                                               organisation=ctx.inv.organisation.name, lang="id",
                                               tz=ctx.tz),
                                       t(f"Laporan SLA {month} per {by}", f"SLA report {month} by {by}")))
@@ -334,3 +396,201 @@ def oplog_extract(ctx: BuildContext) -> Evidence:
     return Evidence("oplog-extract", "ok",
                     t(f"{len(lines)} perubahan tercatat ({top}); rantai utuh",
                       f"{len(lines)} recorded changes ({top}); chain intact"), arts)
+
+
+# --- the Jaringan Intra routers ---------------------------------------------------------------
+
+
+def _routers(ctx: BuildContext) -> list[str]:
+    return sorted(ctx.inv.devices)
+
+
+@dataclass(frozen=True)
+class _Note:
+    id: str = ""
+    en: str = ""
+
+
+def _reach_note(results: list[Any]) -> tuple[list[str], _Note]:
+    """The targets that could not be reached, and a note naming them (empty when none)."""
+    down = [r.target for r in results if not r.ok]
+    if not down:
+        return down, _Note()
+    return down, _Note(f"; tidak terjangkau: {', '.join(down)}", f"; unreachable: {', '.join(down)}")
+
+
+@producer("router-intended")
+def router_intended(ctx: BuildContext) -> Evidence:
+    """The intended config of every router, rendered from the inventory (secrets as names)."""
+    from simpul.network.render import render
+
+    names = _routers(ctx)
+    if not names:
+        return Evidence("router-intended", "gap", t("inventaris tidak memuat router", "no routers in the inventory"))
+    arts = []
+    platforms: Counter[str] = Counter()
+    for n in names:
+        r = render(ctx.inv, n)
+        platforms[r.platform] += 1
+        for fname, text in r.files.items():
+            arts.append(ctx.write("router-intended", f"{n}/{fname}", text,
+                                  t(f"{n}: konfigurasi yang dimaksud ({fname})", f"{n}: intended config ({fname})")))
+    kinds = ", ".join(f"{p} {c}" for p, c in sorted(platforms.items()))
+    return Evidence("router-intended", "ok",
+                    t(f"{len(names)} router dirender dari inventaris ({kinds})",
+                      f"{len(names)} routers rendered from the inventory ({kinds})"), arts)
+
+
+@producer("router-running")
+def router_running(ctx: BuildContext) -> Evidence:
+    """The running config of every router as fetched now (volatile lines dropped, secrets hashed)."""
+    from simpul.network.backup import fetch_one
+    from simpul.runner import run_each
+
+    names = _routers(ctx)
+    if not names or ctx.known_hosts is None:
+        return Evidence("router-running", "gap" if not names else "failed",
+                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
+                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+    kh = ctx.known_hosts
+    results = run_each(names, lambda n: fetch_one(ctx.inv, n, kh), parallel=10)
+    arts = [ctx.write("router-running", f"{r.target}.cfg", str(r.value),
+                      t(f"{r.target}: konfigurasi berjalan", f"{r.target}: running config"))
+            for r in results if r.ok and r.value is not None]
+    down, note = _reach_note(results)
+    if not arts:
+        return Evidence("router-running", "failed", t("tidak ada router terjangkau" + note.id,
+                                                      "no router reachable" + note.en))
+    return Evidence("router-running", "partial" if down else "ok",
+                    t(f"{len(arts)} dari {len(names)} konfigurasi berjalan diambil{note.id}",
+                      f"{len(arts)} of {len(names)} running configs fetched{note.en}"), arts)
+
+
+@producer("router-drift")
+def router_drift(ctx: BuildContext) -> Evidence:
+    """Running vs intended and running vs startup (unsaved changes) on every router."""
+    from simpul.network.backup import drift
+
+    names = _routers(ctx)
+    if not names or ctx.known_hosts is None:
+        return Evidence("router-drift", "gap" if not names else "failed",
+                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
+                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+    results = drift(ctx.inv, names, ctx.known_hosts, parallel=10)
+    rows = [{"router": r.target, "status": str(r.status), "message": r.message, "diff": r.diff}
+            for r in results]
+    art = ctx.write("router-drift", "drift.json", _json(rows),
+                    t("Penyimpangan konfigurasi router (berjalan vs dimaksud vs tersimpan)",
+                      "Router config drift (running vs intended vs saved)"))
+    drifted = [r.target for r in results if r.status == "changed"]
+    down, note = _reach_note(results)
+    drift_id = f"{len(drifted)} menyimpang ({', '.join(drifted)})" if drifted else "tidak ada penyimpangan"
+    drift_en = f"{len(drifted)} drifted ({', '.join(drifted)})" if drifted else "no drift"
+    checked = len(names) - len(down)
+    return Evidence("router-drift", "partial" if down else "ok",
+                    t(f"{checked} router diperiksa: {drift_id}{note.id}",
+                      f"{checked} routers checked: {drift_en}{note.en}"), [art])
+
+
+@producer("router-facts")
+def router_facts(ctx: BuildContext) -> Evidence:
+    """Platform, version, interfaces and OSPF neighbours of every router, collected now."""
+    from simpul.network.collect import collect
+
+    names = _routers(ctx)
+    if not names or ctx.known_hosts is None:
+        return Evidence("router-facts", "gap" if not names else "failed",
+                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
+                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+    results = collect(ctx.inv, names, ctx.known_hosts, parallel=10)
+    facts = {r.target: (r.value if r.ok else {"error": r.message}) for r in results}
+    art = ctx.write("router-facts", "facts.json", _json(facts),
+                    t("Fakta router: platform, versi, antarmuka, tetangga OSPF",
+                      "Router facts: platform, version, interfaces, OSPF neighbours"))
+    down, note = _reach_note(results)
+    return Evidence("router-facts", "partial" if down else "ok",
+                    t(f"fakta {len(names) - len(down)} router dikumpulkan{note.id}",
+                      f"facts of {len(names) - len(down)} routers collected{note.en}"), [art])
+
+
+@producer("router-backup-history")
+def router_backup_history(ctx: BuildContext) -> Evidence:
+    """Every recorded change of a router's running config in the period (the backup git log)."""
+    import subprocess
+
+    repo = ctx.settings.state_dir / "net-backup"
+    if not (repo / ".git").is_dir():
+        return Evidence("router-backup-history", "gap",
+                        t("belum ada cadangan konfigurasi router ('simpul net backup' belum berjalan)",
+                          "no router config backups yet ('simpul net backup' has not run)"))
+    since, until = ctx.period.start.isoformat(), ctx.period.end.isoformat()
+    cp = subprocess.run(["git", "-C", str(repo), "log", f"--since={since}", f"--until={until}",
+                         "--stat", "--format=commit %H%nDate: %aI%n%n    %s%n"],
+                        capture_output=True, text=True, check=False)
+    if cp.returncode != 0:
+        return Evidence("router-backup-history", "failed",
+                        t(f"git log gagal: {cp.stderr.strip()[:200]}", f"git log failed: {cp.stderr.strip()[:200]}"))
+    commits = cp.stdout.count("\ncommit ") + cp.stdout.startswith("commit ")
+    art = ctx.write("router-backup-history", "riwayat-konfigurasi.txt", cp.stdout or "(kosong / empty)\n",
+                    t("Riwayat perubahan konfigurasi router (git log)", "Router config change history (git log)"))
+    if not commits:
+        return Evidence("router-backup-history", "gap",
+                        t(f"tidak ada cadangan dalam periode {ctx.period.label}",
+                          f"no backups in the period {ctx.period.label}"), [art])
+    return Evidence("router-backup-history", "ok",
+                    t(f"{commits} commit cadangan dalam periode", f"{commits} backup commit(s) in the period"), [art])
+
+
+# --- the IP plan -----------------------------------------------------------------------------
+
+
+@producer("ipam-plan")
+def ipam_plan(ctx: BuildContext) -> Evidence:
+    """The IP plan the Dinas holds (Perbup Temanggung 83/2021 Pasal 21): every block, address and
+    range in use, allocated or reserved, and each supernet's utilisation."""
+    from simpul.network.ipam import Book, utilisation
+    from simpul.network.ipam_csv import export_csv
+
+    book = Book.from_inventory(ctx.inv)
+    use = [u.to_dict() for u in utilisation(book)]
+    arts = [ctx.write("ipam-plan", "rencana-ip.csv", export_csv(book),
+                      t("Rencana IP: setiap blok, alamat dan rentang beserta pemegangnya",
+                        "IP plan: every block, address and range with its holder")),
+            ctx.write("ipam-plan", "utilisasi.json", _json(use),
+                      t("Utilisasi per supernet", "Utilisation per supernet"))]
+    hot = [u["purpose"] for u in use if u["warning"]]
+    note_id = f"; di atas ambang: {', '.join(hot)}" if hot else ""
+    note_en = f"; above the warning level: {', '.join(hot)}" if hot else ""
+    return Evidence("ipam-plan", "ok",
+                    t(f"{len(use)} supernet, {len(book.allocations)} alokasi, {len(book.reservations)} reservasi{note_id}",
+                      f"{len(use)} supernets, {len(book.allocations)} allocations, "
+                      f"{len(book.reservations)} reservations{note_en}"), arts)
+
+
+@producer("ipam-reconcile")
+def ipam_reconcile(ctx: BuildContext) -> Evidence:
+    """The plan compared with the addresses the routers carry now: in use but not allocated,
+    allocated but never seen, conflicts."""
+    from simpul.network.collect import collect
+    from simpul.network.ipam import Book
+    from simpul.network.ipam_reconcile import compare
+
+    names = _routers(ctx)
+    if not names or ctx.known_hosts is None:
+        return Evidence("ipam-reconcile", "gap" if not names else "failed",
+                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
+                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+    book = Book.from_inventory(ctx.inv)
+    results = collect(ctx.inv, names, ctx.known_hosts, parallel=10)
+    seen = {r.target: {ifn: list(itf["addresses"]) for ifn, itf in r.value["interfaces"].items()}
+            for r in results if r.ok and r.value is not None}
+    down, note = _reach_note(results)
+    findings = compare(book, seen, down)
+    bad = [f for f in findings if f.disagrees]
+    art = ctx.write("ipam-reconcile", "rekonsiliasi.json", _json([f.to_dict() for f in findings]),
+                    t("Rekonsiliasi rencana IP dengan alamat di router", "IP plan reconciled with the routers' addresses"))
+    verdict_id = f"{len(bad)} ketidaksesuaian" if bad else "semua sesuai rencana"
+    verdict_en = f"{len(bad)} disagreement(s)" if bad else "all agree with the plan"
+    return Evidence("ipam-reconcile", "partial" if down else "ok",
+                    t(f"{len(seen)} router dibaca: {verdict_id}{note.id}",
+                      f"{len(seen)} routers read: {verdict_en}{note.en}"), [art])
