@@ -218,3 +218,44 @@ def link_degrade(ctx: click.Context, json_: bool, name: str, loss: float | None,
         state = wan.degrade(st, topo, name, loss=loss,
                             rate_mbit=wan.parse_rate(rate) if rate else None, clear=clear)
     _link_result(ctx, name, state)
+
+
+# --- lab seed (issue 13: data for backups and restore drills; lab/seed.py) --------------------
+
+
+@lab.command("seed")
+@inventory_option
+@click.option("--scale", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="Size multiplier (1: ~150 MB PostgreSQL, ~80 MB MariaDB, ~60 MB files).")
+@json_option
+@click.pass_context
+def seed_cmd(ctx: click.Context, json_: bool, inventory: Path | None, scale: int) -> None:
+    """Put SIMPEG-like data on the Pusat Data servers: PostgreSQL 'simpeg' on pd-db, MariaDB
+    'absensi' and /srv/simpeg/uploads on pd-app (idempotent; ~1 s when already seeded).
+
+    \b
+    Example:
+      sudo simpul lab up && sudo simpul lab seed
+    """
+    from simpul.context import AppContext
+    from simpul.results import exit_code_for
+    from simpul.ssh import known_hosts_path
+
+    from .seed import seed
+
+    inv = _inv(inventory)
+    results = seed(inv, known_hosts_path(None, orchestrate.state().known_hosts), scale=scale)
+    app = ctx.find_object(AppContext)
+    if app is not None:
+        for r in results:
+            if r.changed or r.failed:
+                app.record("lab.seed", r.target, str(r.status),
+                           params={"scale": scale, "message": r.message})
+    if _json(ctx):
+        print_json([r.to_dict() for r in results])
+    else:
+        table("lab data", ["server", "status", "what", "seconds"],
+              [[r.target, str(r.status), r.message, f"{r.seconds:.1f}"] for r in results])
+    code = exit_code_for(results)
+    if code:
+        ctx.exit(int(code))

@@ -95,7 +95,7 @@ def test_inline_secret_is_refused(lab_copy: Path) -> None:
 
 def test_unknown_secret_group_and_policy(lab_copy: Path) -> None:
     edit(lab_copy / "organisation.yaml", "credential: lab-router-password", "credential: no-such-secret")
-    edit(lab_copy / "servers.yaml", "backup: [simpeg-db-harian]", "backup: [nope]")
+    edit(lab_copy / "servers.yaml", "backup: [simpeg-db]", "backup: [nope]")
     edit(lab_copy / "devices.yaml", "groups: [frr-routers, desa-edge]", "groups: [frr-routers, desa-edgy]")
     probs = "\n".join(problems_of(lab_copy))
     assert "unknown secret 'no-such-secret'" in probs
