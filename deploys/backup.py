@@ -96,7 +96,7 @@ def drc_spec(inv: Inventory, dest: bs.Destination) -> HostSpec:
     u = bs.REST_USER
     h = HostSpec(dest.name, "drc", packages=list(bs.DRC_PACKAGES), destination=dest)
     h.dirs = [(dest.root, "700", u, u), (bs.CONF_DIR, "755", "root", "root"),
-              (bs.DRC_CONF, "750", "root", u), (bs.STATE_DIR, "700", "root", "root"),
+              (bs.DRC_CONF, "750", "root", u), (bs.STATE_DIR, "711", "root", "root"),
               (f"{bs.STATE_DIR}/drc", "700", "root", "root"), (bs.REST_LOG_DIR, "750", u, "adm")]
     h.files = [FileSpec(bs.SCRIPT, bs.script_text(), "755"),
                FileSpec(bs.REST_DEFAULT, bs.rest_default(dest), "644"),
@@ -124,7 +124,7 @@ def source_spec(inv: Inventory, host: str, certs: dict[str, str | None]) -> Host
     js = bs.jobs(inv, hosts=[host])
     dests = bs.destinations(inv)
     h = HostSpec(host, "source", packages=bs.packages_for(js))
-    h.dirs = [(bs.CONF_DIR, "700", "root", "root"), (bs.STATE_DIR, "700", "root", "root"),
+    h.dirs = [(bs.CONF_DIR, "700", "root", "root"), (bs.STATE_DIR, "711", "root", "root"),
               (bs.SPOOL, "711", "root", "root"), (bs.CACHE_DIR, "700", "root", "root")]
     h.files = [FileSpec(bs.SCRIPT, bs.script_text(), "755"),
                FileSpec(bs.CRON_SOURCE, bs.cron_source(js), "644"),
@@ -211,6 +211,10 @@ def _common(h: HostSpec) -> None:
            fix=f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends {pk}",
            describe=f"apt-get install {pk} (missing ones)")
     if h.role == "drc":
+        ensure(name="PostgreSQL server binaries for scratch restores",
+               check="ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1",
+               fix="DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql",
+               describe="apt-get install postgresql (scratch restores of PostgreSQL dumps)")
         u = bs.REST_USER
         ensure(name=f"System user {u} owns the repositories",
                check=f"id -u {u} >/dev/null 2>&1",

@@ -335,11 +335,11 @@ def packages_for(jobs_on_host: list[Job]) -> list[str]:
     for j in jobs_on_host:
         for s in j.pol.sources:
             if s.type == "postgres":
-                pkgs |= {"python3-psycopg2", "postgresql-client"}
+                pkgs.add("python3-psycopg2")  # pg_dump comes with the server itself
             elif s.type in ("mariadb", "mysql"):
                 pkgs.add("mariadb-client")
     return sorted(pkgs)
 
 
 DRC_PACKAGES = ["cron", "openssl", "python3", "python3-psycopg2", "rclone", "restic",
-                "postgresql", "mariadb-server"]
+                "mariadb-server"]  # and a PostgreSQL server (any version) for scratch restores

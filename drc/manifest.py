@@ -95,10 +95,21 @@ def file_findings(res: dict[str, Any], *, unit: str, snapshot: str) -> list[Find
     return out
 
 
-def restore_findings(res: dict[str, Any], *, unit: str, snapshot: str) -> list[Finding]:
-    """restic restore's own errors (e.g. ``ciphertext verification failed``) per file."""
-    out = [Finding("restore", e["path"], f"restic restore: {e['error']}", unit, snapshot)
-           for e in res.get("errors", []) if not _metadata_only(e["error"])]
+def restore_findings(res: dict[str, Any], *, unit: str, snapshot: str, per_file: int = 10
+                     ) -> list[Finding]:
+    """restic restore's own errors (e.g. ``ciphertext verification failed``) per file; when
+    many files fail for the same reason, one finding names the reason, the count and examples."""
+    groups: dict[str, list[str]] = {}
+    for e in res.get("errors", []):
+        if not _metadata_only(e["error"]):
+            groups.setdefault(e["error"], []).append(e["path"])
+    out: list[Finding] = []
+    for err, paths in groups.items():
+        if len(paths) <= per_file:
+            out += [Finding("restore", p, f"restic restore: {err}", unit, snapshot) for p in paths]
+        else:
+            out.append(Finding("restore", f"{len(paths)} files", f"restic restore: {err} (e.g. "
+                               f"{', '.join(paths[:3])})", unit, snapshot))
     if res.get("rc") and not res.get("errors"):
         out.append(Finding("restore", snapshot, f"restic restore failed (exit {res['rc']}): "
                                                 f"{res.get('message') or 'no detail'}", unit, snapshot))

@@ -92,8 +92,10 @@ def restore(app: AppContext, service: str, snapshot: str | None, execute: bool, 
                    f"{human_seconds(data['targets']['rto_s'])}), RPO {human_seconds(data['rpo_s'])} "
                    f"(target {human_seconds(data['targets']['rpo_s'])}); scratch removed: "
                    f"{'no' if data['scratch_left'] else 'yes'}")
-        for f in rec.findings:
+        for f in rec.findings[:25]:
             click.echo(f"  FAILED {f.line()}", err=True)
+        if len(rec.findings) > 25:
+            click.echo(f"  ... and {len(rec.findings) - 25} more (see the Berita Acara)", err=True)
         if rec.error:
             click.echo(f"  error: {rec.error}", err=True)
         click.echo(f"Berita Acara: {paths['html']}\nrecord: {paths['json']}")

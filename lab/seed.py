@@ -139,8 +139,14 @@ def out(**kw):
 t0 = time.monotonic()
 if KIND == "postgres":
     if sh(["pg_isready", "-q", "-p", "5432"], check=False).returncode != 0:
-        if any(f.endswith((".yml", ".yaml")) for f in os.listdir("/etc/patroni")) if os.path.isdir("/etc/patroni") else False:
-            out(ok=False, error="PostgreSQL on port 5432 is not running and Patroni is configured here: start the cluster first")
+        for pid in os.listdir("/proc"):
+            try:
+                cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if b"patroni" in cmd and pid.isdigit():
+                out(ok=False, error="PostgreSQL on port 5432 is not running but Patroni is: "
+                    "wait for it to start the database (simpul drc status)")
         sh(["pg_ctlcluster", "15", "main", "start"])
         for _ in range(100):
             if sh(["pg_isready", "-q", "-p", "5432"], check=False).returncode == 0:
