@@ -324,22 +324,76 @@ def _step(rec: list[Step], clock: Clock, name: str, unit: str, fn: Callable[[], 
     return res
 
 
+@dataclass
+class DbOutcome:
+    steps: list[Step] = field(default_factory=list)
+    findings: list[mf.Finding] = field(default_factory=list)
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    smoke: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _run_db(t: Any, plan: DrillPlan, u: Unit, src: dict[str, Any], info: dict[str, Any],
+            smoke: str, clock: Clock, hooks: DrillHooks) -> DbOutcome:
+    """Load one dump into the unit's scratch database server and verify every table."""
+    o = DbOutcome()
+    did, name, snap = plan.drill_id, u.name, u.snapshot
+    engine = "postgres" if src["type"] == "postgres" else "mariadb"
+    db = src["database"]
+    label = f"{engine} {db}"
+    locale = [x for k in ("encoding", "lc_collate", "lc_ctype") if src.get(k)
+              for x in (f"--{k.replace('_', '-')}", str(src[k]))]
+    load = _step(o.steps, clock, f"load {label}", name, partial(
+        call, t, "drill-db-load", did, "--unit", u.key, "--engine", engine, "--db", db,
+        "--dump", src["file"], "--port", str(plan.port), *locale, timeout=24 * 3600),
+        ok=lambda r: not r.get("rc"), detail=lambda r: r.get("message") or f"{r.get('seconds')} s")
+    if load.get("rc"):
+        o.findings.append(mf.Finding("database", label, f"restore of the dump failed: "
+                                     f"{load.get('message')}", name, snap))
+        return o
+    if hooks.after_load is not None:
+        hooks.after_load(u, {"engine": engine, "database": db, **info})
+    m = _step(o.steps, clock, f"verify {label}", name, partial(
+        call, t, "drill-db-measure", did, "--unit", u.key, "--engine", engine, "--db", db,
+        "--port", str(plan.port), "--smoke", smoke, timeout=24 * 3600))
+    fs = mf.compare_tables(src.get("tables", []), m.get("tables", []), unit=name,
+                           snapshot=snap, database=db)
+    bad = {f.subject for f in fs}
+    o.findings += fs
+    for tb in src.get("tables", []):
+        o.tables.append({"database": label, "table": tb["name"], "rows": tb["rows"],
+                         "ok": tb["name"] not in bad})
+    sm = m.get("smoke") or {}
+    if sm:
+        o.smoke.append({"database": label, **sm})
+        if not sm.get("ok"):
+            o.findings.append(mf.Finding("smoke", label, f"smoke query failed: "
+                                         f"{sm.get('error')} ({sm.get('query')})", name, snap))
+    o.steps[-1].ok = not fs and bool(sm.get("ok", True))
+    o.steps[-1].detail = (f"{len(src.get('tables', []))} tables, "
+                          f"{sum(int(x['rows']) for x in src.get('tables', []))} rows"
+                          + (f"; {len(fs)} mismatch(es)" if fs else "; all match")
+                          + (f"; smoke: {sm.get('rows')}" if sm.get("ok") else ""))
+    return o
+
+
 def _run_unit(inv: Inventory, known_hosts: Path, plan: DrillPlan, u: Unit, clock: Clock,
               hooks: DrillHooks) -> UnitOutcome:
+    """Restore one snapshot, verify its files and dumps, then load and verify its databases
+    (in parallel, each in the unit's own scratch database server)."""
     o = UnitOutcome(u)
     t = target(inv, u.destination, known_hosts)
     did, name, snap = plan.drill_id, u.name, u.snapshot
     try:
-        r = _step(o.steps, clock, "restore", name, lambda: call(
-            t, "drill-restore", did, "--repo", u.repository, "--unit", u.key, "--snapshot", snap,
-            timeout=24 * 3600), ok=lambda r: not r.get("errors") and not r.get("rc"),
+        r = _step(o.steps, clock, "restore", name, partial(
+            call, t, "drill-restore", did, "--repo", u.repository, "--unit", u.key, "--snapshot",
+            snap, timeout=24 * 3600), ok=lambda r: not r.get("errors") and not r.get("rc"),
             detail=lambda r: f"{r.get('bytes', 0)} bytes restored in {r.get('seconds')} s"
                              + (f"; {len(r['errors'])} error(s)" if r.get("errors") else ""))
         o.restored_bytes = int(r.get("bytes") or 0)
         o.findings += mf.restore_findings(r, unit=name, snapshot=snap)
-        v = _step(o.steps, clock, "verify files", name, lambda: call(
-            t, "drill-verify-files", did, "--unit", u.key, "--policy", u.policy, timeout=24 * 3600),
-            ok=lambda v: "error" not in v)
+        v = _step(o.steps, clock, "verify files", name, partial(
+            call, t, "drill-verify-files", did, "--unit", u.key, "--policy", u.policy,
+            timeout=24 * 3600), ok=lambda v: "error" not in v)
         if "error" in v or not v.get("manifest"):
             o.findings.append(mf.Finding("manifest", f"{bs.SPOOL}/{u.policy}/MANIFEST.json",
                                          v.get("error", "manifest missing"), name, snap))
@@ -355,54 +409,38 @@ def _run_unit(inv: Inventory, known_hosts: Path, plan: DrillPlan, u: Unit, clock
                               f"{sum(1 for x in v['units'] if x['type'] != 'paths')} dump(s) checked")
         o.steps[-1].ok = not o.findings
         smoke_of = {(d["type"], d["database"]): d.get("smoke_query") for d in u.databases}
-        engines: dict[str, dict[str, Any]] = {}
+        dbs = []
         for src in o.manifest.get("sources", []):
             if src["type"] == "paths":
                 continue
-            engine = "postgres" if src["type"] == "postgres" else "mariadb"
-            db = src["database"]
-            label = f"{engine} {db}"
+            label = f"{src['type']} {src['database']}"
             if any(f.kind == "dump" and f.subject == src["file"] for f in o.findings):
                 o.findings.append(mf.Finding("database", label, "not loaded: its dump failed "
                                              "verification", name, snap))
                 continue
-            if engine not in engines:
-                engines[engine] = _step(o.steps, clock, f"start scratch {engine}", name, partial(
-                    call, t, "drill-db-start", did, "--unit", u.key, "--engine", engine, "--port",
-                    str(plan.port), timeout=600),
-                    detail=lambda i: f"socket {i.get('socket')}" + (f", port {i['port']}" if i.get("port") else ""))
-            load = _step(o.steps, clock, f"load {label}", name, partial(
-                call, t, "drill-db-load", did, "--unit", u.key, "--engine", engine, "--db", db,
-                "--dump", src["file"], "--port", str(plan.port), timeout=24 * 3600),
-                ok=lambda r: not r.get("rc"), detail=lambda r: r.get("message") or f"{r.get('seconds')} s")
-            if load.get("rc"):
-                o.findings.append(mf.Finding("database", label, f"restore of the dump failed: "
-                                             f"{load.get('message')}", name, snap))
-                continue
-            if hooks.after_load is not None:
-                hooks.after_load(u, {"engine": engine, "database": db, **engines[engine]})
-            smoke = smoke_of.get((src["type"], db)) or ""
-            m = _step(o.steps, clock, f"verify {label}", name, partial(
-                call, t, "drill-db-measure", did, "--unit", u.key, "--engine", engine, "--db", db,
-                "--port", str(plan.port), "--smoke", smoke, timeout=24 * 3600))
-            fs = mf.compare_tables(src.get("tables", []), m.get("tables", []), unit=name,
-                                   snapshot=snap, database=db)
-            bad = {f.subject for f in fs}
-            o.findings += fs
-            for tb in src.get("tables", []):
-                o.tables.append({"database": label, "table": tb["name"], "rows": tb["rows"],
-                                 "ok": tb["name"] not in bad})
-            sm = m.get("smoke") or {}
-            if sm:
-                o.smoke.append({"database": label, **sm})
-                if not sm.get("ok"):
-                    o.findings.append(mf.Finding("smoke", label, f"smoke query failed: "
-                                                 f"{sm.get('error')} ({sm.get('query')})", name, snap))
-            o.steps[-1].ok = not fs and bool(sm.get("ok", True))
-            o.steps[-1].detail = (f"{len(src.get('tables', []))} tables, "
-                                  f"{sum(int(x['rows']) for x in src.get('tables', []))} rows"
-                                  + (f"; {len(fs)} mismatch(es)" if fs else "; all match")
-                                  + (f"; smoke: {sm.get('rows')}" if sm.get("ok") else ""))
+            dbs.append(src)
+        engines: dict[str, dict[str, Any]] = {}
+        for engine in sorted({"postgres" if s["type"] == "postgres" else "mariadb" for s in dbs}):
+            engines[engine] = _step(o.steps, clock, f"start scratch {engine}", name, partial(
+                call, t, "drill-db-start", did, "--unit", u.key, "--engine", engine, "--port",
+                str(plan.port), timeout=600),
+                detail=lambda i: f"socket {i.get('socket')}" + (f", port {i['port']}" if i.get("port") else ""))
+
+        def one_db(src: dict[str, Any]) -> Result:
+            engine = "postgres" if src["type"] == "postgres" else "mariadb"
+            d = _run_db(t, plan, u, src, engines[engine], smoke_of.get((src["type"], src["database"])) or "",
+                        clock, hooks)
+            return Result(f"{src['type']} {src['database']}", Status.OK, value=d)
+
+        for res in run_each(dbs, one_db, name=lambda s: f"{s['type']} {s['database']}",
+                            parallel=max(1, len(dbs))):
+            if isinstance(res.value, DbOutcome):
+                o.steps += res.value.steps
+                o.findings += res.value.findings
+                o.tables += res.value.tables
+                o.smoke += res.value.smoke
+            else:
+                o.findings.append(mf.Finding("database", res.target, res.message, name, snap))
         o.verified_at = clock()
     except RemoteError as e:
         o.findings.append(mf.Finding("step", o.steps[-1].step if o.steps else "drill", e.message,
@@ -410,9 +448,35 @@ def _run_unit(inv: Inventory, known_hosts: Path, plan: DrillPlan, u: Unit, clock
     return o
 
 
+@dataclass
+class CheckOutcome:
+    destination: str
+    repository: str
+    doc: dict[str, Any]
+    steps: list[Step]
+    done_at: float
+
+
+def _run_check(inv: Inventory, known_hosts: Path, plan: DrillPlan, d: str, repo: str,
+               clock: Clock) -> CheckOutcome:
+    steps: list[Step] = []
+    chk = _step(steps, clock, "restic check --read-data", f"{d}:{repo}",
+                partial(call, target(inv, d, known_hosts), "drill-check", plan.drill_id, "--repo",
+                        repo, timeout=24 * 3600),
+                ok=lambda c: bool(c.get("ok")),
+                detail=lambda c: ("all packs read and authenticated" if c.get("ok") else
+                                  f"{len(c.get('damaged_packs', []))} damaged pack(s)")
+                + f" ({c.get('seconds')} s)")
+    return CheckOutcome(d, repo, chk, steps, clock())
+
+
 def execute(inv: Inventory, plan: DrillPlan, known_hosts: Path, state_dir: Path, *,
-            hooks: DrillHooks | None = None, parallel: int = 2) -> DrillRecord:
-    """Run the drill (acts at the DRC); always removes its scratch, also when it fails."""
+            hooks: DrillHooks | None = None, parallel: int = 4) -> DrillRecord:
+    """Run the drill (acts at the DRC); always removes its scratch, also when it fails.
+
+    The repository checks and the units run side by side (the check reads every pack while
+    the units restore and load theirs); RTO ends when the last of them is done.
+    """
     hooks = hooks or DrillHooks()
     clock = Clock()
     rec = DrillRecord(plan, datetime.now(UTC))
@@ -441,39 +505,46 @@ def execute(inv: Inventory, plan: DrillPlan, known_hosts: Path, state_dir: Path,
                 begun.append(d)
             if hooks.after_begin is not None:
                 hooks.after_begin(plan)
-            for d, repo in sorted({(u.destination, u.repository) for u in plan.units}):
-                chk = _step(rec.steps, clock, "restic check --read-data", f"{d}:{repo}",
-                            partial(call, target(inv, d, known_hosts), "drill-check",
-                                    plan.drill_id, "--repo", repo, timeout=24 * 3600),
-                            ok=lambda c: bool(c.get("ok")),
-                            detail=lambda c: ("all packs read and authenticated" if c.get("ok") else
-                                              f"{len(c.get('damaged_packs', []))} damaged pack(s)")
-                            + f" ({c.get('seconds')} s)")
-                rec.checks.append({"destination": d, "repository": repo, "ok": chk.get("ok"),
-                                   "seconds": chk.get("seconds"), "mode": chk.get("mode"),
-                                   "damaged_packs": chk.get("damaged_packs", []),
-                                   "errors": chk.get("errors", [])})
-                rec.findings += mf.check_findings(chk, repo)
+            work: list[tuple[str, str] | Unit] = [
+                *sorted({(u.destination, u.repository) for u in plan.units}), *plan.units]
 
-            def one(u: Unit) -> Result:
-                o = _run_unit(inv, known_hosts, plan, u, clock, hooks)
-                return Result(u.name, Status.OK if not o.findings else Status.FAILED, value=o)
+            def label(w: tuple[str, str] | Unit) -> str:
+                return w.name if isinstance(w, Unit) else f"{w[0]}:{w[1]}"
+
+            def one(w: tuple[str, str] | Unit) -> Result:
+                if isinstance(w, Unit):
+                    o = _run_unit(inv, known_hosts, plan, w, clock, hooks)
+                    return Result(w.name, Status.OK if not o.findings else Status.FAILED, value=o)
+                c = _run_check(inv, known_hosts, plan, w[0], w[1], clock)
+                return Result(label(w), Status.OK if c.doc.get("ok") else Status.FAILED, value=c)
 
             try:
-                results = run_each(plan.units, one, name=lambda u: u.name, parallel=parallel)
+                results = run_each(work, one, name=label, parallel=parallel)
             except Interrupted as e:
                 rec.interrupted = True
                 results = e.results
+            ends: list[float] = []
             for r in results:
-                if isinstance(r.value, UnitOutcome):
+                if isinstance(r.value, CheckOutcome):
+                    c = r.value
+                    rec.steps += c.steps
+                    rec.checks.append({"destination": c.destination, "repository": c.repository,
+                                       "ok": c.doc.get("ok"), "seconds": c.doc.get("seconds"),
+                                       "mode": c.doc.get("mode"),
+                                       "damaged_packs": c.doc.get("damaged_packs", []),
+                                       "errors": c.doc.get("errors", [])})
+                    rec.findings += mf.check_findings(c.doc, c.repository)
+                    ends.append(c.done_at)
+                elif isinstance(r.value, UnitOutcome):
                     rec.outcomes.append(r.value)
                     rec.steps += r.value.steps
                     rec.findings += r.value.findings
+                    if r.value.verified_at is not None:
+                        ends.append(r.value.verified_at)
                 else:  # the task raised: its message is the finding
                     rec.findings.append(mf.Finding("step", r.target, r.message, r.target))
-            done = [o.verified_at for o in rec.outcomes]
-            if done and all(x is not None for x in done) and len(done) == len(plan.units):
-                rec.rto = timedelta(seconds=max(x for x in done if x is not None))
+            if len(ends) == len(work):
+                rec.rto = timedelta(seconds=max(ends))
         except KeyboardInterrupt:
             rec.interrupted = True
         except SimpulError as e:

@@ -233,12 +233,16 @@ def _script(kind: str, scale: int) -> str:
     return (f"PG_SQL = {PG_SQL!r}\nMY_SQL = {my!r}\n" + SERVER_SCRIPT)
 
 
-def seed_server(inv: Inventory, server: str, known_hosts: Path, *, scale: int = 1) -> Result:
-    """Seed every data set of one server (sequentially); one Result with what was done."""
+def seed_server(inv: Inventory, server: str, known_hosts: Path, *, scale: int = 1,
+                kinds: Sequence[str] | None = None) -> Result:
+    """Seed one server (sequentially): the lab's data sets for it, or the given ``kinds``
+    (``postgres``, ``mariadb``, ``files``; for private labs and benchmarks). One Result."""
     t = server_target(inv, server, known_hosts)
     done = []
     changed = False
-    for ds in (d for d in DATASETS if d.server == server):
+    sets = [d for d in DATASETS if d.server == server] if kinds is None else \
+        [DataSet(server, k, next(d.what for d in DATASETS if d.kind == k)) for k in kinds]
+    for ds in sets:
         script = _script(ds.kind, scale)
         rc, out, err = run(t, f"python3 - {ds.kind} {VERSION} {scale}", sudo=True,
                            stdin=script.encode(), timeout=1800)

@@ -204,7 +204,6 @@ def test_a_table_emptied_after_the_record_fails_naming_it(ready: dict[str, Any],
 
 
 def test_a_damaged_pack_fails_naming_pack_and_file(ready: dict[str, Any], lab_env: LabEnv) -> None:
-    snap = snapshot_of(ready, "simpeg-app")
     pack = sh(lab_env, "drc-backup", "find /srv/restic/simpeg/data -type f -printf '%s %p\\n' | "
                                      "sort -n | tail -1 | cut -d' ' -f2").strip()
     pack_id = pack.rsplit("/", 1)[1]
@@ -212,8 +211,8 @@ def test_a_damaged_pack_fails_naming_pack_and_file(ready: dict[str, Any], lab_en
             "f.write(bytes(x ^ 0xFF for x in b)); f.close()")
     sh(lab_env, "drc-backup", f"python3 -c \"{flip}\" {pack}")
     try:
-        cp = simpul(ready["state"], "drill", "restore", "--service", "simpeg", "--snapshot", snap,
-                    "--execute", "--json", ok=(1,), timeout=1800)
+        cp = simpul(ready["state"], "drill", "restore", "--service", "simpeg", "--execute", "--json",
+                    ok=(1,), timeout=1800)
         d = json.loads(cp.stdout)
         assert d["result"] == "failed"
         packs = [f for f in d["findings"] if f["kind"] == "pack"]

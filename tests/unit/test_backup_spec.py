@@ -156,7 +156,7 @@ def test_rest_password_is_derived_per_repository_and_htpasswd_holds_only_a_hash(
     line = bs.htpasswd_line("simpeg", a)
     user, _, h = line.partition(":")
     assert user == "simpeg" and a not in line
-    assert h == "{SHA}" + base64.b64encode(hashlib.sha1(a.encode()).digest()).decode()  # noqa: S324
+    assert h == "{SHA}" + base64.b64encode(hashlib.sha1(a.encode()).digest()).decode()
 
 
 def test_source_and_drc_configs_hold_no_secret() -> None:
