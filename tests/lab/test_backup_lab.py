@@ -356,7 +356,7 @@ def test_no_secret_in_arguments_logs_reports_or_oplog(ready: dict[str, Any], lab
     finally:
         stop.set()
         th.join()
-    assert any(" backup --json --host " in ln for ln in seen), "sampling never saw restic backup"
+    assert any(" backup --json --quiet --host " in ln for ln in seen), "sampling never saw restic backup"
     assert any("pg_dump" in ln for ln in seen) and any("mariadb-dump" in ln for ln in seen)
     texts = {"ps": "\n".join(seen), "command output": "\n".join(OUTPUTS),
              "oplog": (ready["state"] / "oplog.jsonl").read_text()}
