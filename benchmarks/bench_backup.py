@@ -1,7 +1,7 @@
 """Backup and restore throughput of ~1 GB of lab data: Simpul beside bare restic, in one run.
 
 Boots a private pair of lab servers (``sthard<k>-pd`` at the Pusat Data, ``sthard<k>-drc`` at
-the DRC; deploys/testlab.py — it does not need the shared lab), seeds the SIMPEG-like data set at
+the DRC; simpul.lab.private — it does not need the shared lab), seeds the SIMPEG-like data set at
 ``--scale`` (5 ≈ 1 GB of dumps and files), deploys the backup jobs and measures:
 
 - **Simpul backup**, first and second run (dumps in a consistent snapshot + table checksums,
@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from simpul.deploys.backup import deploy
-from simpul.deploys.testlab import PrivateLab
+from simpul.lab.private import PrivateLab
 from simpul.drc.drill import execute, plan_drill
 from simpul.drc.remote import call
 from simpul.inventory import load_inventory

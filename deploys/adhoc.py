@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import logging
 import shlex
-import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
 
 import paramiko
 
-from simpul.deploys.connection import Target, check_route
-from simpul.errors import UnreachableError, UsageError
+from simpul.errors import UsageError
+from simpul.results import Result, Status
+from simpul.runner import Hook, run_each
+from simpul.ssh import Target, check_route, wrap_ssh_error
 
 log = logging.getLogger(__name__)
 
@@ -74,27 +72,15 @@ def is_read_only(command: str) -> tuple[bool, str]:
     return True, ""
 
 
-@dataclass
-class RunResult:
-    host: str
-    exit_code: int | None
-    stdout: str
-    stderr: str
-    error: str = ""
-    seconds: float = 0.0
+def run_one(t: Target, command: str, sudo: bool, timeout: float) -> Result:
+    """Run ``command`` on one server with fabric; ``data``: exit_code, stdout, stderr.
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def _run_one(t: Target, command: str, sudo: bool, timeout: float) -> RunResult:
+    OK when the command exits 0, FAILED otherwise; connection problems raise
+    :class:`UnreachableError`/:class:`AuthError` naming the host (the runner records them).
+    """
     from fabric import Connection
 
-    t0 = time.monotonic()
-    try:
-        check_route(t)
-    except UnreachableError as e:
-        return RunResult(t.name, None, "", "", e.reason, 0.0)
+    check_route(t)
     c = Connection(t.host, user=t.user, port=t.port, connect_timeout=int(t.timeout),
                    connect_kwargs={"key_filename": str(t.key_file), "allow_agent": False,
                                    "look_for_keys": False})
@@ -104,26 +90,26 @@ def _run_one(t: Target, command: str, sudo: bool, timeout: float) -> RunResult:
     c.client.load_host_keys(str(t.known_hosts))
     try:
         full = f"sudo -n -- sh -c {shlex.quote(command)}" if sudo else command
-        res = c.run(full, hide=True, warn=True, timeout=timeout, in_stream=False)
-        return RunResult(t.name, res.exited, res.stdout, res.stderr,
-                         seconds=time.monotonic() - t0)
-    except paramiko.AuthenticationException as e:
-        return RunResult(t.name, None, "", "", f"authentication failed ({e})", time.monotonic() - t0)
-    except (paramiko.SSHException, OSError, EOFError) as e:
-        return RunResult(t.name, None, "", "", f"unreachable ({e})", time.monotonic() - t0)
-    except Exception as e:
-        return RunResult(t.name, None, "", "", f"{type(e).__name__}: {e}", time.monotonic() - t0)
+        try:
+            res = c.run(full, hide=True, warn=True, timeout=timeout, in_stream=False)
+        except (paramiko.SSHException, OSError, EOFError) as e:
+            raise wrap_ssh_error(t.name, t.user, t.host, t.port, e, t.known_hosts) from e
+        data = {"exit_code": res.exited, "stdout": res.stdout, "stderr": res.stderr}
+        if res.exited == 0:
+            return Result(t.name, Status.OK, "exit 0", data=data)
+        return Result(t.name, Status.FAILED, f"exit {res.exited}", data=data)
     finally:
         c.close()
 
 
 def run_command(targets: Sequence[Target], command: str, *, apply: bool, sudo: bool = False,
-                timeout: float = 120, parallel: int = 20) -> list[RunResult]:
-    """Run ``command`` on every target in parallel. Raises UsageError if it needs ``--apply``."""
+                timeout: float = 120, parallel: int = 20, hooks: Sequence[Hook] = ()) -> list[Result]:
+    """Run ``command`` on every target through the core runner. Raises UsageError if it needs
+    ``--apply``."""
     if not apply:
         ok, why = is_read_only(command)
         if not ok:
             raise UsageError(f"refusing to run without --apply: {why}",
                              hint="add --apply if the command is meant to change the servers")
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets)))) as pool:
-        return list(pool.map(lambda t: _run_one(t, command, sudo, timeout), targets))
+    return run_each(targets, lambda t: run_one(t, command, sudo, timeout),
+                    name=lambda t: t.name, parallel=parallel, hooks=hooks)

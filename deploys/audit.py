@@ -13,7 +13,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,12 +20,12 @@ from typing import Any, Literal
 
 from simpul.deploys.catalog import CONTROLS, Control
 from simpul.deploys.checks import CHECKS, CheckCtx
-from simpul.deploys.connection import Target, public_key_line, target_for
 from simpul.deploys.hostvars import decide, host_vars
-from simpul.deploys.probe import SCAN_PORTS, Outside, outside
-from simpul.deploys.runner import HostFailed, preflight
-from simpul.errors import SimpulError, UnreachableError
+from simpul.deploys.outside import SCAN_PORTS, Outside, outside
 from simpul.inventory.models import Inventory
+from simpul.results import Result, Status
+from simpul.runner import Hook, run_each
+from simpul.ssh import Target, preflight, public_key_line, server_target
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +51,8 @@ class ControlResult:
 
 @dataclass
 class HostAudit:
+    """The findings of one host's audit: the ``value`` of its :class:`Result`."""
+
     name: str
     reachable: bool = True
     message: str = ""
@@ -107,15 +108,17 @@ def _testinfra_sh(t: Target, workdir: Path) -> tuple[Any, Path]:
 
 
 def audit_host(inv: Inventory, name: str, known_hosts: Path, *, today: date,
-               ports: tuple[int, ...] = SCAN_PORTS) -> HostAudit:
-    """Audit one host; never raises for host-level problems (they become the host's message)."""
+               ports: tuple[int, ...] = SCAN_PORTS) -> Result:
+    """Audit one host. Its :class:`Result` is OK when every applicable control passes,
+    CHANGED (drift) when any fails; ``value`` holds the :class:`HostAudit` findings. A host
+    that cannot be reached or used raises (the runner records it as unreachable/failed)."""
     t0 = time.monotonic()
     ha = HostAudit(name)
     workdir = Path(tempfile.mkdtemp(prefix="simpul-audit-"))
     cfg: Path | None = None
     try:
         hv = host_vars(inv, name)
-        t = target_for(inv, name, known_hosts)
+        t = server_target(inv, name, known_hosts)
         decisions = decide(hv, today)
         facts = preflight(t)
         ha.confined = facts.confined
@@ -135,33 +138,7 @@ def audit_host(inv: Inventory, name: str, known_hosts: Path, *, today: date,
 
         ctx = CheckCtx(hv=hv, sh=sh, confined=facts.confined, outside=out,
                        pubkey=public_key_line(t.key_file), today=today)
-        for c in CONTROLS:
-            d = decisions[c.id]
-            config_only = c.scope == "kernel" and facts.confined
-            if d.state == "na":
-                ha.results.append(ControlResult(c, "na", d.reason))
-                continue
-            try:
-                passed, detail = CHECKS[c.id](ctx)
-            except Exception as e:
-                log.warning("%s: check %s raised %s", name, c.id, e)
-                passed, detail = False, f"check could not run: {type(e).__name__}: {e}"
-            if config_only:
-                detail = f"configuration only (kernel-global setting, host is a namespace/container): {detail}"
-            if d.state == "waived":
-                w = d.waiver
-                ha.results.append(ControlResult(
-                    c, "waived", f"{d.reason}; currently {'passes' if passed else 'fails'}: {detail}",
-                    config_only, {"reason": w.reason, "approver": w.approver,
-                                  "expires": w.expires.isoformat()} if w else None))
-                continue
-            if d.reason:  # e.g. an expired waiver
-                detail = f"{d.reason}; {detail}"
-            ha.results.append(ControlResult(c, "pass" if passed else "fail", detail, config_only))
-    except UnreachableError as e:
-        ha.reachable, ha.message = False, e.reason
-    except (HostFailed, SimpulError) as e:
-        ha.message = str(e)
+        ha.results = check_controls(ctx, decisions, name)
     finally:
         if cfg is not None:
             subprocess.run(["ssh", "-F", str(cfg), "-o", f"ControlPath={workdir}/cm-{name}", "-O",
@@ -170,21 +147,70 @@ def audit_host(inv: Inventory, name: str, known_hosts: Path, *, today: date,
             p.unlink(missing_ok=True)
         workdir.rmdir()
     ha.seconds = time.monotonic() - t0
+    fails = ha.count("fail")
     log.info("%s: audit %s/%s pass in %.1f s", name, ha.count("pass"),
-             ha.count("pass") + ha.count("fail"), ha.seconds)
-    return ha
+             ha.count("pass") + fails, ha.seconds)
+    return Result(name, Status.CHANGED if fails else Status.OK,
+                  f"{fails} control(s) failing" if fails else "", data=ha.to_dict(),
+                  seconds=ha.seconds, value=ha)
+
+
+def check_controls(ctx: CheckCtx, decisions: dict[str, Any], name: str = "") -> list[ControlResult]:
+    """Run every control's read-only check through ``ctx.sh`` and decide its status (pure given
+    ``ctx.sh``: the offline fixture tests replay recorded command output through it)."""
+    results: list[ControlResult] = []
+    for c in CONTROLS:
+        d = decisions[c.id]
+        config_only = c.scope == "kernel" and ctx.confined
+        if d.state == "na":
+            results.append(ControlResult(c, "na", d.reason))
+            continue
+        try:
+            passed, detail = CHECKS[c.id](ctx)
+        except Exception as e:  # a check that cannot run fails its control, with the reason
+            log.warning("%s: check %s raised %s", name, c.id, e)
+            passed, detail = False, f"check could not run: {type(e).__name__}: {e}"
+        if config_only:
+            detail = f"configuration only (kernel-global setting, host is a namespace/container): {detail}"
+        if d.state == "waived":
+            w = d.waiver
+            results.append(ControlResult(
+                c, "waived", f"{d.reason}; currently {'passes' if passed else 'fails'}: {detail}",
+                config_only, {"reason": w.reason, "approver": w.approver,
+                              "expires": w.expires.isoformat()} if w else None))
+            continue
+        if d.reason:  # e.g. an expired waiver
+            detail = f"{d.reason}; {detail}"
+        results.append(ControlResult(c, "pass" if passed else "fail", detail, config_only))
+    return results
 
 
 def audit_hosts(inv: Inventory, names: Sequence[str], known_hosts: Path, *, today: date | None = None,
-                parallel: int = 10, ports: tuple[int, ...] = SCAN_PORTS) -> list[HostAudit]:
-    today = today or date.today()
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(names)))) as pool:
-        return list(pool.map(lambda n: audit_host(inv, n, known_hosts, today=today, ports=ports), names))
+                parallel: int = 10, ports: tuple[int, ...] = SCAN_PORTS,
+                hooks: Sequence[Hook] = ()) -> list[Result]:
+    """Audit ``names`` through the core runner; one :class:`Result` per host."""
+    day = today or date.today()
+    return run_each(names, lambda n: audit_host(inv, n, known_hosts, today=day, ports=ports),
+                    parallel=parallel, hooks=hooks)
 
 
-def report_data(inv: Inventory, audits: Sequence[HostAudit], *, now: datetime | None = None) -> dict[str, Any]:
+def findings(results: Sequence[Result]) -> list[HostAudit]:
+    """The findings of each audited host; a host that could not be audited gets an empty
+    :class:`HostAudit` carrying why (unreachable, or the preflight's reason)."""
+    out = []
+    for r in results:
+        if isinstance(r.value, HostAudit):
+            out.append(r.value)
+        else:
+            out.append(HostAudit(r.target, reachable=r.status is not Status.UNREACHABLE,
+                                 message=r.message or str(r.status), seconds=r.seconds))
+    return out
+
+
+def report_data(inv: Inventory, results: Sequence[Result], *, now: datetime | None = None) -> dict[str, Any]:
     """The machine-readable audit report (the JSON output and the HTML report's input)."""
     now = now or datetime.now(UTC)
+    audits = findings(results)
     return {
         "kind": "simpul.harden.audit", "version": 1,
         "generated": now.isoformat(timespec="seconds"),

@@ -35,7 +35,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host as ctx_host
 
 from simpul.deploys import backup_spec as bs
-from simpul.deploys.ops import FileState, Recorder, ensure, managed_file, probe, record
+from simpul.deploys.ops import FileState, Recorder, ensure, managed_file, read_state, record
 from simpul.errors import ConfigError, SimpulError, UnreachableError
 from simpul.inventory.models import Inventory
 from simpul.results import Result, Status
@@ -177,7 +177,7 @@ def secret_file(spec: SecretSpec, writer: Callable[[SecretSpec], None]) -> Gener
 def service_running(service: str, pidfile: str, configs: Sequence[str], force: bool = False
                     ) -> Generator[Any, None, None]:
     """Keep an init.d service enabled at boot and running on its current configuration."""
-    rc, _ = probe(f"ls /etc/rc2.d/S*{service} >/dev/null 2>&1")
+    rc, _ = read_state(f"ls /etc/rc2.d/S*{service} >/dev/null 2>&1")
     if rc != 0:
         record("service", f"enable {service} at boot")
         yield StringCommand(f"update-rc.d {service} defaults >/dev/null && update-rc.d {service} enable")
@@ -188,7 +188,7 @@ def service_running(service: str, pidfile: str, configs: Sequence[str], force: b
               f"for f in {files}; do [ -e \"$f\" ] || continue; m=$(stat -c %Y \"$f\"); "
               "[ \"$m\" -gt \"$newest\" ] && newest=$m; done; "
               "if [ \"$newest\" -ge \"$st\" ]; then echo stale; else echo fresh; fi")
-    _, out = probe(script)
+    _, out = read_state(script)
     status = out[-1] if out else "unknown"
     if status == "stopped":
         record("service", f"start {service}")
@@ -235,7 +235,7 @@ def _remove_stale(h: HostSpec) -> None:
     keep = {f.path for f in h.files} | {s.path for s in h.secrets}
     keep |= {bs.TLS_CERT, bs.TLS_KEY, bs.HTPASSWD, f"{bs.DRC_CONF}/rclone.conf"}
     globs = " ".join(h.stale)
-    _, out = probe(f"ls -1 {globs} 2>/dev/null; true")
+    _, out = read_state(f"ls -1 {globs} 2>/dev/null; true")
     extra = [p for p in out if p.strip() and p not in keep]
     if extra:
         ensure(name="Remove the files of policies no longer assigned here",
@@ -259,7 +259,7 @@ def deploy_drc(h: HostSpec, writer: Callable[[SecretSpec], None]) -> None:
                f"-out {bs.TLS_CERT} 2>/dev/null && chown {bs.REST_USER}:{bs.REST_USER} {bs.TLS_KEY} "
                f"&& chmod 400 {bs.TLS_KEY} && chmod 644 {bs.TLS_CERT}",
            describe=f"make a self-signed TLS certificate for {d.address} (the sources pin it)")
-    rc, _ = probe(f"test -s {bs.TLS_KEY} && openssl x509 -in {bs.TLS_CERT} -noout -ext "
+    rc, _ = read_state(f"test -s {bs.TLS_KEY} && openssl x509 -in {bs.TLS_CERT} -noout -ext "
                   f"subjectAltName 2>/dev/null | grep -qF {shlex.quote(shown)}")
     need_restart = rc != 0  # a new certificate
     for f in h.files:

@@ -1,7 +1,7 @@
 """Read-only checks, one per control: ``CHECKS[control_id](ctx) -> (passed, detail)``.
 
 They run from inside the host through testinfra (``ctx.sh`` runs a command with sudo and returns
-exit status and stdout) and combine that with the outside probes (:mod:`simpul.deploys.probe`).
+exit status and stdout) and combine that with the outside probes (:mod:`simpul.deploys.outside`).
 No check changes anything. Kernel-global controls on a confined host (a namespace or container)
 are checked as configuration; the audit marks them so (``config_only``).
 """
@@ -17,7 +17,7 @@ from datetime import date
 from simpul.deploys import admins as adm
 from simpul.deploys import render as r
 from simpul.deploys.hostvars import SSH_GROUP, HostVars
-from simpul.deploys.probe import Outside
+from simpul.deploys.outside import Outside
 
 Outcome = tuple[bool, str]
 

@@ -32,31 +32,22 @@ from simpul.deploys.ops import (
     file_mode,
     guarded_files,
     managed_file,
-    probe,
+    read_state,
     recorder,
     run_fix,
     service_fresh,
     sysctl_live,
 )
+from simpul.ssh import ServerFacts
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class HostFacts:
-    """What the runner learned about the host before planning."""
-
-    init: str = "sysvinit"  # systemd | sysvinit
-    confined: bool = False  # kernel-global settings read-only (namespace/container)
-    host_keys: list[str] = field(default_factory=list)
-    client_ip: str = ""  # our address as the host sees it ($SSH_CONNECTION)
 
 
 @dataclass
 class HardenContext:
     hv: HostVars
     decisions: Mapping[str, Decision]
-    facts: HostFacts
+    facts: ServerFacts
     pubkey: str
     confirm: ConfirmFn | None
     sshd_extra: Mapping[str, str] = field(default_factory=dict)
@@ -82,13 +73,13 @@ def guard_script() -> str:
 
 
 @deploy("Lock-out guard")
-def base(ctx: HardenContext) -> None:
+def lockout_guard(ctx: HardenContext) -> None:
     managed_file(name="Install the lock-out guard helper", path=GUARD, content=guard_script(),
                  mode="755")
 
 
 @deploy("Software")
-def software(ctx: HardenContext) -> None:
+def packages(ctx: HardenContext) -> None:
     needed = " ".join(r.REQUIRED_PACKAGES)
     ids = ctx.on("LOG-01", "AUD-01", "TIME-01", "IPS-01", "PAM-01", "PKG-02", "FW-01")
     if ids:
@@ -112,7 +103,7 @@ def software(ctx: HardenContext) -> None:
 
 
 @deploy("Accounts")
-def accounts(ctx: HardenContext) -> None:
+def deploy_accounts(ctx: HardenContext) -> None:
     user = ctx.hv.ssh_user
     if ctx.on("ACC-01"):
         ensure(name=name(["ACC-01"], f"Group {SSH_GROUP} exists"),
@@ -162,7 +153,7 @@ def admin_accounts(ctx: HardenContext) -> None:
         ensure(name=name(["ACC-07"], f"Group {SSH_GROUP} exists"),
                check=f"getent group {SSH_GROUP} >/dev/null",
                fix=f"getent group {SSH_GROUP} >/dev/null || groupadd --system {SSH_GROUP}")
-    _, lines = probe(adm.state_script([w.name for w in accounts]))
+    _, lines = read_state(adm.state_script([w.name for w in accounts]))
     state = adm.parse_state(lines)
     for d in adm.drift(accounts, state, ctx.hv.ssh_user, ctx.today):
         if not d.fix:
@@ -189,7 +180,7 @@ PAM_VALIDATE = ("for m in $(awk '!/^#/ && NF>=3 {print $3}' {} | grep '[.]so$');
 
 
 @deploy("PAM")
-def pam(ctx: HardenContext) -> None:
+def pam_policy(ctx: HardenContext) -> None:
     files: list[GuardedFile] = []
     ids = ctx.on("PAM-01", "PAM-02", "PAM-04", "ACC-03")
     if "PAM-02" in ids or "ACC-03" in ids:
@@ -218,7 +209,7 @@ def pam(ctx: HardenContext) -> None:
 
 
 @deploy("SSH")
-def ssh(ctx: HardenContext) -> None:
+def ssh_server(ctx: HardenContext) -> None:
     if ctx.on("SSH-08"):
         text = r.banner(ctx.hv)
         managed_file(name=name(["SSH-08"], "Legal banner /etc/issue.net"), path="/etc/issue.net",
@@ -240,7 +231,7 @@ def ssh(ctx: HardenContext) -> None:
 
 
 @deploy("Kernel")
-def kernel(ctx: HardenContext) -> None:
+def kernel_params(ctx: HardenContext) -> None:
     active = ctx.on("SYS-01", "SYS-02", "SYS-03", "SYS-04", "SYS-05", "SYS-06", "SYS-07", "SYS-08")
     values = r.sysctls(ctx.hv, active)
     if values:
@@ -269,7 +260,7 @@ NFT_LIVE = f"nft list table inet simpul 2>&1 | cmp -s - {NFT_LISTING}"
 
 
 @deploy("Firewall")
-def firewall(ctx: HardenContext) -> None:
+def host_firewall(ctx: HardenContext) -> None:
     ids = ctx.on("FW-01", "FW-02", "FW-03")
     if ids:
         ip = ctx.facts.client_ip
@@ -295,7 +286,7 @@ def firewall(ctx: HardenContext) -> None:
 
 
 @deploy("Logging")
-def logging_(ctx: HardenContext) -> None:
+def log_forwarding(ctx: HardenContext) -> None:
     ids = ctx.on("LOG-02", "LOG-03", "LOG-04")
     if ids:
         if "LOG-03" in ids:
@@ -315,7 +306,7 @@ def logging_(ctx: HardenContext) -> None:
 
 
 @deploy("Audit")
-def audit(ctx: HardenContext) -> None:
+def audit_rules(ctx: HardenContext) -> None:
     ids = ctx.on("AUD-02", "AUD-03")
     if ids:
         managed_file(name=name(ids, "Audit rules"), path="/etc/audit/rules.d/60-simpul.rules",
@@ -327,7 +318,7 @@ def audit(ctx: HardenContext) -> None:
 
 
 @deploy("Time")
-def time(ctx: HardenContext) -> None:
+def time_sync(ctx: HardenContext) -> None:
     if ctx.on("TIME-01"):
         managed_file(name=name(["TIME-01"], "chrony to the Dinas NTP servers"),
                      path="/etc/chrony/chrony.conf", content=r.chrony_conf(ctx.hv))
@@ -338,7 +329,7 @@ def time(ctx: HardenContext) -> None:
 
 
 @deploy("Intrusion prevention")
-def ips(ctx: HardenContext) -> None:
+def intrusion_prevention(ctx: HardenContext) -> None:
     if not ctx.on("IPS-01"):
         return
     managed_file(name=name(["IPS-01"], "fail2ban sshd jail"), path="/etc/fail2ban/jail.local",
@@ -352,7 +343,7 @@ def ips(ctx: HardenContext) -> None:
 
 
 @deploy("File permissions")
-def files(ctx: HardenContext) -> None:
+def file_permissions(ctx: HardenContext) -> None:
     for path, mode, user, group, cid in r.FILE_MODES:
         if ctx.on(cid):
             file_mode(name=name([cid], f"{path} {mode} {user}:{group}"), path=path, mode=mode,
@@ -376,9 +367,10 @@ def files(ctx: HardenContext) -> None:
                fix=f"for f in $({found}); do chmod u-s,g-s $f; done")
 
 
-FAMILY_DEPLOYS = {"ssh": ssh, "accounts": accounts, "pam": pam, "kernel": kernel,
-                  "firewall": firewall, "logging": logging_, "audit": audit, "time": time,
-                  "ips": ips, "software": software, "files": files}
+FAMILY_DEPLOYS = {"ssh": ssh_server, "accounts": deploy_accounts, "pam": pam_policy,
+                  "kernel": kernel_params, "firewall": host_firewall, "logging": log_forwarding,
+                  "audit": audit_rules, "time": time_sync, "ips": intrusion_prevention,
+                  "software": packages, "files": file_permissions}
 
 
 def harden_all(ctx: HardenContext) -> None:
@@ -391,4 +383,5 @@ def harden_all(ctx: HardenContext) -> None:
 # pyinfra types @deploy functions as operations (global arguments first); they take our context.
 ORDER: list[Callable[[HardenContext], None]] = cast(
     "list[Callable[[HardenContext], None]]",
-    [base, software, accounts, pam, ssh, kernel, firewall, logging_, audit, time, ips, files])
+    [lockout_guard, packages, deploy_accounts, pam_policy, ssh_server, kernel_params, host_firewall,
+     log_forwarding, audit_rules, time_sync, intrusion_prevention, file_permissions])

@@ -129,7 +129,7 @@ class FileText(FactBase[Any]):
         return "\n".join(lines[1:]) + ("\n" if len(lines) > 1 else "")
 
 
-class Probe(FactBase[Any]):
+class ReadState(FactBase[Any]):
     """Run a read-only shell snippet; returns ``(exit status, output lines)``."""
 
     def command(self, script: str) -> str:
@@ -143,8 +143,8 @@ class Probe(FactBase[Any]):
         return rc, lines
 
 
-def probe(script: str, **kw: Any) -> tuple[int, list[str]]:
-    return ctx_host.get_fact(Probe, script=script, **kw)  # type: ignore[no-any-return]
+def read_state(script: str, **kw: Any) -> tuple[int, list[str]]:
+    return ctx_host.get_fact(ReadState, script=script, **kw)  # type: ignore[no-any-return]
 
 
 # --- operations ---------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def file_mode(path: str, mode: str, user: str = "root", group: str = "root") -> 
 @operation()
 def ensure(check: str, fix: str, describe: str = "") -> Generator[Any, None, None]:
     """Run ``fix`` when the read-only ``check`` exits non-zero (its output says what is wrong)."""
-    rc, out = probe(check)
+    rc, out = read_state(check)
     if rc != 0:
         what = "; ".join(out[:20]) if out else ""
         record("command", f"{describe or fix}" + (f"  [found: {what}]" if what else ""))
@@ -220,7 +220,7 @@ def run_fix(fix: str, describe: str) -> Generator[Any, None, None]:
 def sysctl_live(key: str, value: str) -> Generator[Any, None, None]:
     """Set a running sysctl and read it back (``sysctl -w`` can exit 0 on EINVAL)."""
     path = "/proc/sys/" + key.replace(".", "/")
-    rc, out = probe(f"cat {shlex.quote(path)}")
+    rc, out = read_state(f"cat {shlex.quote(path)}")
     cur = " ".join(out).split() if rc == 0 else None
     if cur != value.split():
         record("sysctl", f"{key}: {' '.join(cur) if cur else '(unreadable)'} → {value}")
@@ -247,7 +247,7 @@ def service_fresh(service: str, pidfile: str, configs: Sequence[str]) -> Generat
               "[ -e \"$f\" ] || continue; m=$(stat -c %.3Y \"$f\" | tr -d .); "
               "[ \"$m\" -gt \"$newest\" ] && newest=$m; done; "
               "if [ \"$newest\" -gt \"$started\" ]; then echo stale; else echo fresh; fi")
-    _, out = probe(script)
+    _, out = read_state(script)
     status = out[-1] if out else "unknown"
     if status == "stopped":
         record("service", f"start {service}")
@@ -300,7 +300,7 @@ def guarded_files(unit: str, files: Sequence[GuardedFile], validate: str, activa
         pairs.append((f.path, cand))
         setup.append(cand)
     if not pairs and live_check:
-        rc, out = probe(live_check)
+        rc, out = read_state(live_check)
         if rc != 0:
             record("guard", f"{unit}: running state differs from the configuration; re-activate"
                             + (f" [{'; '.join(out[:5])}]" if out else ""))

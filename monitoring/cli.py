@@ -11,50 +11,11 @@ from typing import Any, cast
 
 import click
 
+from simpul.context import AppContext, pass_app
 from simpul.errors import ExitCode, LockedError, UsageError
-from simpul.results import Result, Status, exit_code_for
+from simpul.results import exit_code_for
 
 log = logging.getLogger(__name__)
-
-
-def _app(ctx: click.Context) -> Any:
-    """The core's AppContext (settings, --json); a minimal stand-in when run standalone."""
-    obj = ctx.find_object(object)
-    if obj is not None and hasattr(obj, "settings"):
-        return obj
-    from types import SimpleNamespace
-
-    from simpul.settings import load_settings
-
-    return SimpleNamespace(settings=load_settings(None), json=False, verbosity=0)
-
-
-def _results(rep: Any) -> list[Result]:
-    out = []
-    for p in rep.polls:
-        if p.ok:
-            out.append(Result(p.target, Status.OK, f"{p.requests} requests"))
-        else:
-            st = Status.FAILED if p.error_kind == "authfailure" else Status.UNREACHABLE
-            out.append(Result(p.target, st, p.error or ""))
-    polled_ok = {p.target for p in rep.polls if p.ok}
-    for name, up in rep.availability.items():
-        if not any(p.target == name for p in rep.polls):
-            out.append(Result(name, Status.OK if up else Status.UNREACHABLE, "icmp"))
-        elif not up and name in polled_ok:
-            # the agent answers over the management path, the data plane does not
-            out.append(Result(name, Status.UNREACHABLE, "icmp: no echo reply on the data plane"))
-    for f in rep.flush:
-        if f.error or f.dead_batches:
-            out.append(
-                Result(
-                    f.sink,
-                    Status.FAILED,
-                    f"{f.error or ''} {f.pending_lines} lines kept on disk".strip()
-                    + (f"; {f.dead_batches} batches rejected" if f.dead_batches else ""),
-                )
-            )
-    return out
 
 
 def _print_cycle(rep: Any, as_json: bool) -> None:
@@ -110,8 +71,8 @@ def _print_cycle(rep: Any, as_json: bool) -> None:
 @click.option("--state-dir", type=click.Path(path_type=Path),
               help="Where the outbox, ledger and lock live (default: settings state_dir).")
 @click.option("--json", "json_", is_flag=True, help="Print the cycle report as JSON.")
-@click.pass_context
-def poll(ctx: click.Context, once: bool, sinks: tuple[str, ...], limits: tuple[str, ...],
+@pass_app
+def poll(app: AppContext, once: bool, sinks: tuple[str, ...], limits: tuple[str, ...],
          engine: str, interval: float, concurrency: int, timeout: float, retries: int,
          icmp: str, icmp_netns: str | None, state_dir: Path | None, json_: bool) -> int:
     """Poll every device and server of the inventory with SNMP (and ping desa links).
@@ -126,28 +87,34 @@ def poll(ctx: click.Context, once: bool, sinks: tuple[str, ...], limits: tuple[s
       simpul poll --sink 'influx-v2+http://127.0.0.1:8428?bucket=simpul&org=dinas'
       simpul poll --once --limit site_type=desa --json
     """
-    from simpul.inventory import load_inventory, select
-    from simpul.output import progress
+    from simpul import labinfo
+    from simpul.inventory import select
+    from simpul.output import ProgressHook
 
     from .engine import make_engine
-    from .runner import Poller, poll_lock
+    from .poller import Poller, poll_lock
     from .sinks import sink_from_url, sinks_from_env
     from .targets import IcmpMode, build_hosts
 
-    app = _app(ctx)
-    as_json = json_ or bool(getattr(app, "json", False))
+    as_json = app.want_json(json_)
     sd = state_dir or app.settings.state_dir
+    lab = labinfo.for_inventory(app.settings.inventory)  # polling the running built-in lab?
     urls = list(sinks) or sinks_from_env() or list(app.settings.monitoring.sinks)
+    if not urls and lab and lab.get("sinks"):
+        urls = list(lab["sinks"])
+        log.info("sinks: the built-in lab's own stores (%s)", ", ".join(urls))
     if not urls:
         log.warning("no sink given (--sink, $SIMPUL_SINKS or [monitoring] sinks in simpul.toml): "
                     "points are only kept in the outbox")
     if interval <= 0 or concurrency <= 0 or timeout <= 0 or retries < 0:
         raise UsageError("--interval, --concurrency and --timeout must be positive")
-    inv = load_inventory(app.settings.inventory)
+    inv = app.inventory()
     names = select(inv, limits) if limits else None
     hosts = build_hosts(inv, names, icmp=cast(IcmpMode, icmp), timeout=timeout, retries=retries)
-    if icmp_netns is None and any(h.icmp for h in hosts):
-        icmp_netns = lab_probe_netns(app.settings.inventory, inv)
+    if icmp_netns is None and any(h.icmp for h in hosts) and lab and lab.get("probe_netns"):
+        # the lab's data plane is reachable only from its NOC probe point (simpul.labinfo)
+        icmp_netns = str(lab["probe_netns"])
+        log.info("icmp: probing from the lab's NOC probe point, namespace %s", icmp_netns)
     if icmp_netns == "none":
         icmp_netns = None
     sink_objs = [sink_from_url(u) for u in urls]
@@ -159,17 +126,17 @@ def poll(ctx: click.Context, once: bool, sinks: tuple[str, ...], limits: tuple[s
             try:
                 if once:
                     n = sum(1 for h in hosts if h.snmp)
-                    with progress("polling", n) as bar:
+                    with ProgressHook("polling", n) as bar:
 
                         async def one() -> Any:
                             try:
-                                return await poller.cycle(on_done=lambda _p: bar.advance())
+                                return await poller.cycle(hooks=[bar])
                             finally:
                                 await eng.close()
 
                         rep = asyncio.run(one())
                     _print_cycle(rep, as_json)
-                    return int(exit_code_for(_results(rep)))
+                    return int(exit_code_for(rep.results()))
                 return _serve(poller, as_json)
             finally:
                 poller.close()
@@ -181,34 +148,6 @@ def poll(ctx: click.Context, once: bool, sinks: tuple[str, ...], limits: tuple[s
             print_json({"skipped": True, "reason": e.message})
         click.echo(f"poll skipped: {e.message}", err=True)
         return int(ExitCode.OK) if once else int(e.exit_code)
-
-
-def lab_probe_netns(inventory: Path, inv: Any) -> str | None:
-    """The built-in lab's NOC probe point, when polling the lab's own inventory while it is up.
-
-    The desa loopbacks (10.199.x) exist only inside the lab, and the root namespace must not
-    route there (the lab installs ``unreachable 10.199.0.0/16``): pinging them from here would
-    report every desa as down. The lab core router (role ``core``) stands where a NOC host
-    stands in production, so the probe runs in its namespace. Any other inventory: ``None``.
-    """
-    try:
-        from simpul.lab.orchestrate import default_inventory
-        from simpul.lab.topology import router_ns
-    except ImportError:  # pragma: no cover - the lab is part of the distribution
-        return None
-    try:
-        if Path(inventory).resolve() != default_inventory().resolve():
-            return None
-    except OSError:
-        return None
-    core = next((n for n, d in inv.devices.items() if d.role == "core"), None)
-    if core is None:
-        return None
-    ns = str(router_ns(core))
-    if not Path("/run/netns", ns).exists():
-        return None
-    log.info("icmp: probing from the lab's NOC probe point, namespace %s", ns)
-    return ns
 
 
 def _serve(poller: Any, as_json: bool) -> int:
@@ -223,7 +162,7 @@ def _serve(poller: Any, as_json: bool) -> int:
 
         def on_cycle(rep: Any) -> None:
             nonlocal worst
-            code = exit_code_for(_results(rep))
+            code = exit_code_for(rep.results())
             worst = max(worst, code) if code != ExitCode.OK else worst
             if as_json:
                 from simpul.output import print_json
@@ -271,8 +210,8 @@ def sla() -> None:
 @click.option("--state-dir", type=click.Path(path_type=Path),
               help="Where the ledger lives (default: settings state_dir).")
 @click.option("--json", "json_", is_flag=True, help="Same as --format json.")
-@click.pass_context
-def report(ctx: click.Context, month: str, by: str, lang: str, fmt: str, output: Path | None,
+@pass_app
+def report(app: AppContext, month: str, by: str, lang: str, fmt: str, output: Path | None,
            default_target: float, tz: str, state_dir: Path | None, json_: bool) -> int:
     """Availability per entity against its target for one month: downtime minutes, incidents,
     reboots; declared maintenance excluded. HTML has charts; CSV for spreadsheets.
@@ -283,17 +222,15 @@ def report(ctx: click.Context, month: str, by: str, lang: str, fmt: str, output:
       simpul sla report --month 2026-10 --by desa --format html -o sla-desa-2026-10.html
       simpul sla report --month 2026-10 --by service --lang en --format csv
     """
-    from simpul.inventory import load_inventory
     from simpul.output import print_json, table, to_json
 
     from .ledger import Ledger
     from .report import to_csv, to_html
     from .sla import month_range, report_rows
 
-    app = _app(ctx)
-    if json_ or getattr(app, "json", False):
+    if app.want_json(json_):
         fmt = "json"
-    inv = load_inventory(app.settings.inventory)
+    inv = app.inventory()
     start, end = month_range(month, tz)
     end = min(end, max(start, time.time()))  # the current month is reported up to now
     sd = state_dir or app.settings.state_dir

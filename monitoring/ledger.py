@@ -10,7 +10,7 @@ Service availability is derived at report time from its servers' intervals (see
 :mod:`simpul.monitoring.sla`), so the ledger stores facts only once.
 
 The ledger also keeps the per-device poll state (last counters, uptime, interface status) that
-:func:`simpul.monitoring.poller.derive` needs across ``simpul poll --once`` runs.
+:func:`simpul.monitoring.devicepoll.derive` needs across ``simpul poll --once`` runs.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ import click
 
 from simpul.context import AppContext, pass_app
 from simpul.errors import ExitCode
-from simpul.oplog import OpLog
 from simpul.output import print_json, stdout, table
 
 
@@ -27,7 +26,7 @@ def show(app: AppContext, last: int, action: str | None, target: str | None) -> 
     Example:
       simpul oplog show -n 50 --action net.push
     """
-    log = OpLog(app.settings.oplog)
+    log = app.oplog
     recs = [
         r
         for r in log.records()
@@ -54,7 +53,7 @@ def show(app: AppContext, last: int, action: str | None, target: str | None) -> 
 @pass_app
 def verify(app: AppContext) -> int:
     """Check the hash chain: exit 0 if intact, 1 if a record was edited, removed or reordered."""
-    log = OpLog(app.settings.oplog)
+    log = app.oplog
     rep = log.verify()
     if app.json:
         print_json({"ok": rep.ok, "records": rep.records, "problems": rep.problems, "path": str(log.path)})

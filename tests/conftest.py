@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# test harnesses (loopback daemons, fixture replay) live in tests/support, never in the product
+sys.path.insert(0, str(REPO / "tests"))
 
 
 @pytest.fixture(autouse=True)

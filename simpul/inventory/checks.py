@@ -11,12 +11,9 @@ import re
 from collections.abc import Iterable
 from datetime import timedelta
 from ipaddress import IPv4Address, IPv4Network
-from typing import TYPE_CHECKING
 
 from simpul.inventory.models import Inventory, Snmp, re_name
-
-if TYPE_CHECKING:
-    from simpul.inventory.loader import Loaded
+from simpul.inventory.source import Loaded
 
 LAN_PURPOSE = {"opd": "opd_lan", "desa": "desa_lan", "kelurahan": "desa_lan"}
 # Linux user names an admin may not take: Debian's system accounts and the usual service users.
@@ -157,6 +154,8 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
         for i, srv_name in enumerate(svc.servers):
             if not exists("servers", srv_name):
                 p(("services", name, "servers", i), f"unknown server '{srv_name}'")
+
+    secret(inv.organisation.evidence_signing_key, ("organisation", "evidence_signing_key"))
 
     for name, pol in inv.backup_policies.items():
         secret(pol.encryption_key, ("backup_policies", name, "encryption_key"))

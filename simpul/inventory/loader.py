@@ -21,7 +21,8 @@ from pydantic import BaseModel, ValidationError
 
 from simpul.errors import ConfigError
 from simpul.inventory import models as m
-from simpul.inventory.source import KeyPath, Origin, Problem, dotted, load_yaml
+from simpul.inventory.checks import cross_check
+from simpul.inventory.source import KeyPath, Loaded, Origin, Problem, dotted, load_yaml
 
 MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "secrets": m.Secret,
@@ -57,27 +58,6 @@ class InventoryInvalid(ConfigError):
             hint="run 'simpul inventory check' to see them all",
         )
         self.problems = sorted(set(problems))
-
-
-@dataclass
-class Loaded:
-    """The raw, merged data and where every key came from."""
-
-    data: dict[str, Any] = field(default_factory=dict)
-    origins: dict[KeyPath, Origin] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    def where(self, path: KeyPath) -> Origin:
-        p = tuple(path)
-        while p:
-            if p in self.origins:
-                return self.origins[p]
-            p = p[:-1]
-        return self.origins.get((), Origin("", 0))
-
-    def problem(self, path: KeyPath, message: str) -> None:
-        o = self.where(path)
-        self.problems.append(Problem(o.file, o.line, dotted(path), message))
 
 
 def read_directory(directory: Path) -> Loaded:
@@ -241,8 +221,6 @@ def _validate(model: type[BaseModel], value: Any, path: KeyPath, loaded: Loaded)
 
 def load_inventory(directory: Path | str) -> m.Inventory:
     """Load and validate an inventory. Raises :class:`InventoryInvalid` listing every problem."""
-    from simpul.inventory.checks import cross_check
-
     directory = Path(directory)
     loaded = read_directory(directory)
     # remember each entity's own origins so inherited ones never overwrite them

@@ -100,6 +100,8 @@ class Organisation(Strict):
     ntp_servers: list[str] = []
     dns_servers: list[IPv4Address] = []
     log_host: Name | None = Field(default=None, description="server that receives forwarded logs")
+    evidence_signing_key: SecretName | None = Field(
+        default=None, description="secret naming the SSH private key that signs evidence packs")
 
 
 class Secret(Strict):

@@ -7,7 +7,7 @@ silently overwrite), non-string keys, huge files and alias bombs are reported as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +156,24 @@ def _build(
         problems.append(Problem(display, node.start_mark.line + 1, dotted(path),
                                 f"cannot read value: {e}"))
         return None
+
+
+@dataclass
+class Loaded:
+    """The raw, merged data and where every key came from."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    origins: dict[KeyPath, Origin] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def where(self, path: KeyPath) -> Origin:
+        p = tuple(path)
+        while p:
+            if p in self.origins:
+                return self.origins[p]
+            p = p[:-1]
+        return self.origins.get((), Origin("", 0))
+
+    def problem(self, path: KeyPath, message: str) -> None:
+        o = self.where(path)
+        self.problems.append(Problem(o.file, o.line, dotted(path), message))

@@ -3,7 +3,7 @@ inventory's services, sshd, PAM, file modes, ...) and the backup deploy together
 hardening audit still passes afterwards.
 
 Uses a private pair of lab servers (``sthard<k>-pd`` at the Pusat Data, ``sthard<k>-drc`` at
-the DRC; deploys/testlab.py), so it runs beside the shared lab without touching it.
+the DRC; simpul.lab.private), so it runs beside the shared lab without touching it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simpul.deploys.testlab import PrivateLab, leftovers_of
+from simpul.lab.private import PrivateLab, leftovers_of
 
 pytestmark = pytest.mark.lab
 

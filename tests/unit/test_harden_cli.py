@@ -36,7 +36,7 @@ def test_link_local_target_routed_via_a_gateway_is_refused(monkeypatch: pytest.M
     """With the lab down, 169.254.x would go out of the default route: never send it."""
     import subprocess
 
-    from simpul.deploys import connection
+    from simpul import ssh as connection
     from simpul.errors import UnreachableError
 
     t = connection.Target("pd-db", "169.254.100.53", 22, "simpul", Path("/k"), Path("/kh"))

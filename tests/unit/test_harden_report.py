@@ -10,6 +10,7 @@ from typing import Any
 from simpul.deploys.audit import ControlResult, HostAudit, report_data
 from simpul.deploys.catalog import BY_ID
 from simpul.deploys.report import render_html, render_text, sort_controls
+from simpul.results import Result, Status
 
 NOW = datetime(2026, 10, 31, 8, 0, tzinfo=UTC)
 
@@ -26,9 +27,11 @@ def _data() -> dict[str, Any]:
                    ControlResult(BY_ID["SSH-02"], "fail", "passwordauthentication=yes (want no)"),
                    ControlResult(BY_ID["FW-02"], "waived", "aplikasi lama (approved by Kabid, until 2027-01-01)",
                                  waiver={"reason": "aplikasi lama", "approver": "Kabid", "expires": "2027-01-01"})]
-    down = HostAudit("drc-db", reachable=False, message="cannot connect to 169.254.100.61:22 (timed out)")
+    # as the runner returns them: findings as the value; an unreachable host has none
+    results = [Result("pd-web", Status.OK, value=good), Result("pd-db", Status.CHANGED, value=bad),
+               Result("drc-db", Status.UNREACHABLE, "cannot connect to 169.254.100.61:22 (timed out)")]
     inv = SimpleNamespace(organisation=SimpleNamespace(name="Dinas Kominfo Kabupaten Uji"))
-    return report_data(inv, [good, bad, down], now=NOW)  # type: ignore[arg-type]
+    return report_data(inv, results, now=NOW)  # type: ignore[arg-type]
 
 
 def test_json_report_shape_and_scores() -> None:

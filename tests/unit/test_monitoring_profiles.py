@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from simpul.monitoring.devicepoll import derive, poll_device, to_lines
 from simpul.monitoring.engine import SnmpTarget
-from simpul.monitoring.poller import derive, poll_device, to_lines
 from simpul.monitoring.profiles import PROFILE_DIR, load_profile, plan_for_platform, platform_map
 from simpul.monitoring.walkfile import WalkEngine, parse_walk
 

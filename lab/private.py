@@ -1,5 +1,6 @@
-"""A private hardening lab: lab servers in their own ``sthard-*`` namespaces, for tests and
-benchmarks that must not disturb ``simpul lab up``.
+"""Private labs: lab servers booted in their own ``sthard*`` namespaces on their own
+management LAN — the lab's API for tests, benchmarks and drills that must own their servers
+without disturbing ``simpul lab up`` (documented in docs/lab.md, "Private labs").
 
 Each private lab takes a free *slot* k (0–7, held with a lock file, so several test runs can
 share the machine). Its management LAN is a bridge in namespace ``sthard<k>-lan`` on
@@ -99,9 +100,9 @@ class PrivateLab:
         self.close()
 
     def up(self) -> None:
-        from simpul.lab.image import ensure_image
-        from simpul.lab.netns import add_netns, add_veth, addr_add, link_up
-        from simpul.lab.servers import ServerSpec, start_server
+        from .image import ensure_image
+        from .netns import add_netns, add_veth, addr_add, link_up
+        from .servers import ServerSpec, start_server
 
         self.key.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.key.parent, 0o700)
@@ -110,7 +111,7 @@ class PrivateLab:
                             "-f", str(self.key)], check=True)
         pub = self.key.with_suffix(".pub").read_text().strip()
         image = ensure_image(Path(os.environ.get("SIMPUL_LAB_IMAGE_CACHE", "/var/cache/simpul/lab")))
-        from simpul.lab.netns import add_bridge, kill_pids, netns_exists, netns_pids, set_master
+        from .netns import add_bridge, kill_pids, netns_exists, netns_pids, set_master
 
         self._take_slot()
         k = self.slot or 0
@@ -151,8 +152,8 @@ class PrivateLab:
         self.write_inventory()
 
     def close(self, release: bool = True) -> None:
-        from simpul.lab.netns import del_link, del_netns, link_exists
-        from simpul.lab.servers import stop_server
+        from .netns import del_link, del_netns, link_exists
+        from .servers import stop_server
 
         for srv in self.servers:
             with contextlib.suppress(Exception):
@@ -173,8 +174,8 @@ class PrivateLab:
 
     def reset(self, role: str) -> None:
         """Wipe one server back to a fresh image and boot it again."""
-        from simpul.lab.image import ensure_image
-        from simpul.lab.servers import ServerSpec, reset_server, start_server
+        from .image import ensure_image
+        from .servers import ServerSpec, reset_server, start_server
 
         srv = self.server(role)
         reset_server(srv.name, self.state_dir)
@@ -206,9 +207,11 @@ class PrivateLab:
 
     def write_inventory(self, hardening: dict[str, dict[str, object]] | None = None, *,
                         admins: dict[str, dict[str, object]] | None = None,
-                        server_admins: dict[str, list[str]] | None = None) -> Path:
+                        server_admins: dict[str, list[str]] | None = None,
+                        organisation: dict[str, object] | None = None) -> Path:
         """(Re)write the inventory; ``hardening`` maps a role to its ``hardening:`` block,
-        ``admins`` is the ``admins:`` section and ``server_admins`` maps a role to its admins."""
+        ``admins`` is the ``admins:`` section, ``server_admins`` maps a role to its admins and
+        ``organisation`` overrides keys of the ``organisation:`` section (e.g. ``noc_ranges``)."""
         d = self.inventory_dir
         if d.exists():
             shutil.rmtree(d)
@@ -221,6 +224,7 @@ class PrivateLab:
                 "noc_contacts": [{"name": "Petugas NOC"}],
                 "noc_ranges": [f"{NET}.0/24"], "ntp_servers": [f"{NET}.1"],
                 **({"log_host": log_host} if log_host else {}),
+                **(organisation or {}),
             },
             "secrets": {"sthard-key": {"file": str(self.key)}},
             "plan": {"supernets": {"management": f"{NET}.0/24", "servers": "10.198.64.0/24"}},

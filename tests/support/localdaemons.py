@@ -196,7 +196,7 @@ class InfluxdProcess(_Proc):
         _wait_tcp("127.0.0.1", self.port, 20)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), urllib.request.urlopen(  # noqa: S310
+            with contextlib.suppress(OSError), urllib.request.urlopen(
                 f"{self.url}/ping", timeout=1
             ) as r:
                 if r.status == 204:
@@ -209,7 +209,7 @@ class InfluxdProcess(_Proc):
         import urllib.parse
 
         url = f"{self.url}/query?" + urllib.parse.urlencode({"db": db, "q": q, "epoch": "s"})
-        with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=10) as r:
             return json.loads(r.read())  # type: ignore[no-any-return]
 
     def __enter__(self) -> InfluxdProcess:
@@ -253,12 +253,12 @@ class VictoriaMetricsProcess(_Proc):
         import json
         import urllib.parse
 
-        with contextlib.suppress(OSError), urllib.request.urlopen(  # noqa: S310
+        with contextlib.suppress(OSError), urllib.request.urlopen(
             f"{self.url}/internal/force_flush", timeout=10
         ):
             pass
         url = f"{self.url}/api/v1/export?" + urllib.parse.urlencode({"match[]": match})
-        with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=10) as r:
             return [json.loads(ln) for ln in r.read().decode().splitlines() if ln.strip()]
 
     def __enter__(self) -> VictoriaMetricsProcess:
