@@ -35,10 +35,10 @@ from typing import Any
 import yaml
 
 from simpul.deploys.backup import deploy
-from simpul.lab.private import PrivateLab
 from simpul.drc.drill import execute, plan_drill
 from simpul.drc.remote import call
 from simpul.inventory import load_inventory
+from simpul.lab.private import PrivateLab
 from simpul.lab.seed import seed_server
 from simpul.ssh import run, server_target
 
