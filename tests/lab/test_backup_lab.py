@@ -256,7 +256,7 @@ out = {"list": code, "listed": snap in names,
        "overwrite_snapshot": req("POST", f"{base}/snapshots/{snap}", b"ransom")[0],
        "delete_pack": req("DELETE", f"{base}/data/{pack}")[0],
        "overwrite_config": req("POST", f"{base}/config", b"ransom")[0],
-       "delete_key": req("DELETE", f"{base}/keys/" + json.loads(req("GET", base + "/keys/")[1])[0]["name"])[0],
+       "delete_key": req("DELETE", f"{base}/keys/{sys.argv[3]}")[0],
        "other_repository": req("GET", root + "/otherrepo/config")[0]}
 print(json.dumps(out))
 '''
@@ -267,9 +267,11 @@ def test_the_pusat_data_cannot_delete_or_overwrite_a_snapshot(ready: dict[str, A
     st = drc_status(ready)
     snap = next(s["id"] for s in st["snapshots"] if "policy=simpeg-db" in s["tags"])
     pack = sh(lab_env, "drc-backup", "find /srv/restic/simpeg/data -type f | head -1").strip()
-    before = sh(lab_env, "drc-backup", f"sha256sum /srv/restic/simpeg/snapshots/{snap} {pack}")
+    key = sh(lab_env, "drc-backup", "ls /srv/restic/simpeg/keys | head -1").strip()
+    files = f"/srv/restic/simpeg/snapshots/{snap} {pack} /srv/restic/simpeg/keys/{key} /srv/restic/simpeg/config"
+    before = sh(lab_env, "drc-backup", f"sha256sum {files}")
     cp = subprocess.run(["ssh", "-F", str(lab_env.st.ssh_config), "-o", "BatchMode=yes", "pd-db",
-                         f"sudo -n python3 - {snap} {pack.rsplit('/', 1)[1]}"],
+                         f"sudo -n python3 - {snap} {pack.rsplit('/', 1)[1]} {key}"],
                         input=PROBE, capture_output=True, text=True, timeout=60, check=False)
     assert cp.returncode == 0, cp.stderr
     r = json.loads(cp.stdout)
@@ -277,7 +279,7 @@ def test_the_pusat_data_cannot_delete_or_overwrite_a_snapshot(ready: dict[str, A
     for k in ("delete_snapshot", "overwrite_snapshot", "delete_pack", "overwrite_config", "delete_key"):
         assert r[k] == 403, (k, r)
     assert r["other_repository"] in (401, 403)
-    after = sh(lab_env, "drc-backup", f"sha256sum /srv/restic/simpeg/snapshots/{snap} {pack}")
+    after = sh(lab_env, "drc-backup", f"sha256sum {files}")
     assert before == after
 
 
