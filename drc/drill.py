@@ -128,6 +128,7 @@ class DrillHooks:
 
     after_load: Callable[[Unit, dict[str, Any]], None] | None = None
     after_begin: Callable[[DrillPlan], None] | None = None
+    after_restore: Callable[[Unit, str], None] | None = None  # (unit, restored directory)
 
 
 @dataclass
@@ -390,6 +391,8 @@ def _run_unit(inv: Inventory, known_hosts: Path, plan: DrillPlan, u: Unit, clock
             detail=lambda r: f"{r.get('bytes', 0)} bytes restored in {r.get('seconds')} s"
                              + (f"; {len(r['errors'])} error(s)" if r.get("errors") else ""))
         o.restored_bytes = int(r.get("bytes") or 0)
+        if hooks.after_restore is not None:
+            hooks.after_restore(u, str(r.get("target", "")))
         o.findings += mf.restore_findings(r, unit=name, snapshot=snap)
         v = _step(o.steps, clock, "verify files", name, partial(
             call, t, "drill-verify-files", did, "--unit", u.key, "--policy", u.policy,

@@ -183,23 +183,31 @@ def snapshot_of(ready: dict[str, Any], policy: str) -> str:
     return str(max(snaps, key=lambda s: s["time"])["short_id"])
 
 
-def test_a_table_emptied_after_the_record_fails_naming_it(ready: dict[str, Any], lab_env: LabEnv) -> None:
+def test_a_tampered_restore_target_fails_naming_the_table_and_the_file(ready: dict[str, Any],
+                                                                          lab_env: LabEnv) -> None:
     inv = ready["inv"]
-    snap = snapshot_of(ready, "simpeg-db")
-    plan = plan_drill(inv, "simpeg", ready["kh"], snapshot=snap)
-    assert [u.name for u in plan.units] == ["simpeg-db@pd-db"]
+    plan = plan_drill(inv, "simpeg", ready["kh"])
+    snaps = {u.policy: u.snapshot for u in plan.units}
+    victim = "/srv/simpeg/uploads/2019/unit-01/sk-pangkat-00000.pdf"
 
-    def tamper(u: Unit, db: dict[str, Any]) -> None:  # the restore target is tampered with
-        assert db["engine"] == "postgres"
-        sh(lab_env, "drc-backup", f"psql -h {db['socket']} -p {db['port']} -U postgres -d simpeg "
-                                  "-c 'TRUNCATE presensi'")
+    def tamper_table(u: Unit, db: dict[str, Any]) -> None:  # emptied after the record was written
+        if db["engine"] == "postgres":
+            sh(lab_env, "drc-backup", f"psql -h {db['socket']} -p {db['port']} -U postgres -d simpeg "
+                                      "-c 'TRUNCATE presensi'")
 
-    rec = execute(inv, plan, ready["kh"], ready["state"], hooks=DrillHooks(after_load=tamper))
+    def remove_file(u: Unit, restored: str) -> None:
+        if u.policy == "simpeg-app":
+            sh(lab_env, "drc-backup", f"rm {restored}{victim}")
+
+    rec = execute(inv, plan, ready["kh"], ready["state"],
+                  hooks=DrillHooks(after_load=tamper_table, after_restore=remove_file))
     assert not rec.passed
-    tables = [f for f in rec.findings if f.kind == "table"]
-    assert [f.subject for f in tables] == ["public.presensi"]
-    assert tables[0].detail.startswith("0 rows restored, ") and tables[0].snapshot == snap
-    assert "public.presensi" in json.dumps(rec.to_dict()["findings"])
+    by_kind = {(f.kind, f.subject): f for f in rec.findings}
+    table = by_kind[("table", "public.presensi")]
+    assert table.detail.startswith("0 rows restored, ") and table.snapshot == snaps["simpeg-db"]
+    missing = by_kind[("file", victim)]
+    assert "missing" in missing.detail and missing.snapshot == snaps["simpeg-app"]
+    assert {k for k, _ in by_kind} == {"table", "file"}, rec.findings  # nothing else failed
     assert scratch_listing(lab_env) == ([], [])
 
 
