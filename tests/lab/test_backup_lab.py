@@ -249,7 +249,8 @@ root = base.rsplit("/", 1)[0]
 auth = "Basic " + base64.b64encode(cred.encode()).decode()
 ctx = ssl.create_default_context(cafile=conf["cacert"])
 def req(method, url, data=None):
-    r = urllib.request.Request(url, method=method, data=data, headers={"Authorization": auth})
+    r = urllib.request.Request(url, method=method, data=data, headers={
+        "Authorization": auth, "Accept": "application/vnd.x.restic.rest.v2"})  # as restic asks
     try:
         with urllib.request.urlopen(r, context=ctx, timeout=20) as resp:
             return resp.status, resp.read()
