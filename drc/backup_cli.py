@@ -30,7 +30,7 @@ _kh = click.option("--known-hosts", type=click.Path(path_type=Path, exists=True,
 _policy = click.option("--policy", "-p", "policies", multiple=True,
                        help="Only this backup policy (repeatable).")
 _limit = click.option("--limit", "-l", "limits", multiple=True,
-                      help="Only these servers: a name, group or key=value selector (repeatable).")
+                      help="Only these servers: a name, group or key=value selector (a comma means or; repeating ANDs).")
 
 
 def _setup(app: AppContext, known_hosts: Path | None) -> tuple[Any, Path]:

@@ -314,8 +314,7 @@ def test_retention_at_the_drc_keeps_exactly_the_policy(ready: dict[str, Any], la
     f.write_text(f.read_text().replace("    backup: [simpeg-db]\n", "    backup: [simpeg-db, uji-retensi]\n")
                  + RET_POLICY)
     try:
-        simpul(ready["state"], "backup", "deploy", "--apply", "--limit", "drc-backup",
-               "--limit", "pd-db", inv=inv_dir)
+        simpul(ready["state"], "backup", "deploy", "--apply", "--limit", "drc-backup,pd-db", inv=inv_dir)
         # 14 snapshots on a fake clock, sent by pd-db through the append-only server
         times = ["2026-01-03 10:00", "2026-01-20 10:00", "2026-02-02 09:00", "2026-02-14 23:50",
                  "2026-02-25 08:00", "2026-03-01 07:00", "2026-03-01 19:00", "2026-03-02 06:00",
@@ -340,8 +339,7 @@ def test_retention_at_the_drc_keeps_exactly_the_policy(ready: dict[str, Any], la
         after = sorted(s["id"] for s in call(t, "drc-status", "uji-retensi")["snapshots"])
         assert after == sorted(s.id for s in want.kept) and 0 < len(after) < len(times)
     finally:
-        simpul(ready["state"], "backup", "deploy", "--apply", "--limit", "drc-backup",
-               "--limit", "pd-db", ok=(0, 5))
+        simpul(ready["state"], "backup", "deploy", "--apply", "--limit", "drc-backup,pd-db", ok=(0, 5))
         sh(lab_env, "drc-backup", "rm -rf /srv/restic/uji-retensi")
     assert "uji-retensi" not in sh(lab_env, "pd-db", "ls /etc/simpul/backup")
 
