@@ -142,6 +142,42 @@ def jobs(inv: Inventory, policies: list[str] | None = None, hosts: list[str] | N
     return out
 
 
+def primary_only(pol: BackupPolicy) -> bool:
+    """A policy with a database dumped only where the local server is the primary (``on:
+    primary``): its servers (e.g. a Patroni pair) take turns, so they count as one source."""
+    return any(s.type != "paths" and s.on == "primary" for s in pol.sources)
+
+
+@dataclass(frozen=True)
+class JobGroup:
+    """What freshness and drills are judged on: one policy on one server, or — for a
+    primary-only policy — on all its servers together (whichever is the primary backs up)."""
+
+    policy: str
+    hosts: tuple[str, ...]
+    pol: BackupPolicy
+
+    @property
+    def host(self) -> str:
+        return ",".join(self.hosts)
+
+    @property
+    def label(self) -> str:
+        return f"{self.policy}@{self.host}"
+
+    @property
+    def repository(self) -> str:
+        return repo_name(self.pol)
+
+
+def job_groups(inv: Inventory, policies: list[str] | None = None) -> list[JobGroup]:
+    groups: dict[tuple[str, ...], list[Job]] = {}
+    for j in jobs(inv, policies):
+        key = (j.policy,) if primary_only(j.pol) else (j.policy, j.host)
+        groups.setdefault(key, []).append(j)
+    return [JobGroup(js[0].policy, tuple(j.host for j in js), js[0].pol) for js in groups.values()]
+
+
 def rest_port(inv: Inventory, server: str) -> int:
     for spec in inv.servers[server].services:
         if spec.partition("/")[0] == REST_SERVICE:

@@ -224,7 +224,7 @@ def collect_status(inv: Any, kh: Path, policies: list[str] | None) -> tuple[list
     from simpul.drc.status import judge
     from simpul.runner import run_each
 
-    js = bs.jobs(inv, policies)
+    js = bs.job_groups(inv, policies)
     repos = sorted({(j.pol.destination, j.repository) for j in js})
 
     def ask(k: tuple[str, str]) -> Result:
@@ -237,7 +237,7 @@ def collect_status(inv: Any, kh: Path, policies: list[str] | None) -> tuple[list
     out = []
     for j in js:
         r = docs[(j.pol.destination, j.repository)]
-        out.append(judge(inv, j.policy, j.host, r.value if r.ok else None, now,
+        out.append(judge(inv, j.policy, j.hosts, r.value if r.ok else None, now,
                          error=r.message if not r.ok else None))
     return out, now
 

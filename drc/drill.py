@@ -168,11 +168,11 @@ def new_drill_id(service: str, now: datetime) -> str:
     return f"{service}-{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(2)}"
 
 
-def service_jobs(inv: Inventory, service: str) -> list[bs.Job]:
+def service_jobs(inv: Inventory, service: str) -> list[bs.JobGroup]:
     if service not in inv.services:
         known = ", ".join(sorted(inv.services)) or "none"
         raise UsageError(f"unknown service '{service}' (services: {known})")
-    js = [j for j in bs.jobs(inv) if j.pol.service == service]
+    js = [j for j in bs.job_groups(inv) if j.pol.service == service]
     if not js:
         raise ConfigError(f"no backup policy serves service '{service}'",
                           hint="set service: on its backup_policies and list them on the servers")
@@ -193,7 +193,7 @@ def plan_drill(inv: Inventory, service: str, known_hosts: Path, *, snapshot: str
     units: list[Unit] = []
     for j in js:
         snaps = [s for s in repos[(j.pol.destination, j.repository)].get("snapshots") or []
-                 if tag_value(s.get("tags") or [], "policy") == j.policy and s.get("hostname") == j.host]
+                 if tag_value(s.get("tags") or [], "policy") == j.policy and s.get("hostname") in j.hosts]
         if snapshot:
             snaps = [s for s in snaps if str(s["id"]).startswith(snapshot)]
             if not snaps:
@@ -206,7 +206,8 @@ def plan_drill(inv: Inventory, service: str, known_hosts: Path, *, snapshot: str
                 "smoke_query": src.smoke_query} for src in j.pol.sources if src.type != "paths"]
         paths = [p for src in j.pol.sources if src.type == "paths" for p in src.paths]
         b = tag_value(s.get("tags") or [], "bytes")
-        units.append(Unit(len(units) + 1, j.policy, j.host, j.pol.destination, j.repository,
+        units.append(Unit(len(units) + 1, j.policy, str(s.get("hostname") or j.host),
+                          j.pol.destination, j.repository,
                           str(s.get("short_id") or s["id"][:8]), parse_time(s["time"]),
                           int(b) if b else None, dbs, paths))
     if not units:

@@ -116,20 +116,22 @@ def fmt_age(td: timedelta | None) -> str:
     return "".join(parts[:2])
 
 
-def judge(inv: Inventory, policy: str, host: str, repo: dict[str, Any] | None, now: datetime,
-          *, error: str | None = None) -> JobStatus:
+def judge(inv: Inventory, policy: str, host: str | tuple[str, ...], repo: dict[str, Any] | None,
+          now: datetime, *, error: str | None = None) -> JobStatus:
     """The verdict of one job from its repository's ``drc-status`` document (``None`` with
-    ``error`` when the DRC could not be asked)."""
+    ``error`` when the DRC could not be asked). ``host`` may be several servers (a primary-only
+    policy: the newest snapshot from any of them counts)."""
     pol = inv.backup_policies[policy]
+    hosts = (host,) if isinstance(host, str) else tuple(host)
     target, why = target_of(inv, policy)
-    js = JobStatus(policy, host, pol.service, pol.destination,
+    js = JobStatus(policy, ",".join(hosts), pol.service, pol.destination,
                    pol.repository.rstrip("/").rsplit("/", 1)[1], target, why, now=now)
     if repo is None:
         js.verdict = "unreachable"
         js.reasons = [f"the DRC ({pol.destination}) could not be asked: {error or 'unknown error'}"]
         return js
     snaps = [s for s in repo.get("snapshots") or []
-             if tag_value(s.get("tags") or [], "policy") == policy and s.get("hostname") == host]
+             if tag_value(s.get("tags") or [], "policy") == policy and s.get("hostname") in hosts]
     js.snapshots = len(snaps)
     js.stored_bytes = repo.get("stored_bytes")
     js.logical_bytes = sum(int(tag_value(s.get("tags") or [], "bytes") or 0)
@@ -147,7 +149,7 @@ def judge(inv: Inventory, policy: str, host: str, repo: dict[str, Any] | None, n
         js.check_mode = chk.get("mode")
     problems: list[tuple[str, str]] = []
     if not snaps:
-        problems.append(("missing", f"no snapshot of {policy} from {host} at {pol.destination}"))
+        problems.append(("missing", f"no snapshot of {policy} from {js.host} at {pol.destination}"))
     elif js.age is not None and js.age > target:
         problems.append(("stale", f"newest snapshot {js.newest_id} is {fmt_age(js.age)} old, "
                                   f"older than the target {fmt_age(target)} ({why})"))

@@ -138,21 +138,26 @@ def out(**kw):
     print(json.dumps(kw)); sys.exit(0)
 t0 = time.monotonic()
 if KIND == "postgres":
+    patroni = False
+    for pid in os.listdir("/proc"):
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            continue
+        patroni = patroni or (pid.isdigit() and b"patroni" in cmd)
     if sh(["pg_isready", "-q", "-p", "5432"], check=False).returncode != 0:
-        for pid in os.listdir("/proc"):
-            try:
-                cmd = open(f"/proc/{pid}/cmdline", "rb").read()
-            except OSError:
-                continue
-            if b"patroni" in cmd and pid.isdigit():
-                out(ok=False, error="PostgreSQL on port 5432 is not running but Patroni is: "
-                    "wait for it to start the database (simpul drc status)")
-        sh(["pg_ctlcluster", "15", "main", "start"])
-        for _ in range(100):
+        if not patroni:  # Debian's own cluster (before a takeover deploy adopts it)
+            sh(["pg_ctlcluster", "15", "main", "start"])
+        # Patroni starts the database itself once its DCS has a quorum: wait for it
+        for _ in range(1200 if patroni else 100):
             if sh(["pg_isready", "-q", "-p", "5432"], check=False).returncode == 0:
                 break
             time.sleep(0.1)
-    sh(["update-rc.d", "postgresql", "enable"], check=False)
+        else:
+            out(ok=False, error="PostgreSQL on port 5432 did not start"
+                + (" (Patroni runs here: see 'simpul drc status')" if patroni else ""))
+    if not patroni:
+        sh(["update-rc.d", "postgresql", "enable"], check=False)
     r = sh(["psql", "-p", "5432", "-tAc",
             "SELECT version || ' ' || scale FROM simpul_seed", "simpeg"], user="postgres", check=False)
     if r.returncode == 0 and r.stdout.strip() == f"{VERSION} {SCALE}":

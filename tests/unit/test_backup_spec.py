@@ -108,7 +108,11 @@ def test_repository_path_names_the_repository() -> None:
 def test_lab_inventory_policies() -> None:
     inv = load_inventory(REPO / "inventory" / "lab")
     assert [(j.policy, j.host) for j in bs.jobs(inv)] == [("simpeg-app", "pd-app"),
-                                                          ("simpeg-db", "pd-db")]
+                                                          ("simpeg-db", "pd-db"), ("simpeg-db", "drc-db")]
+    # the database policy runs on both database servers; whichever is the primary dumps, so
+    # freshness and drills take them together
+    assert [(g.policy, g.hosts) for g in bs.job_groups(inv)] == [
+        ("simpeg-app", ("pd-app",)), ("simpeg-db", ("pd-db", "drc-db"))]
     (d,) = bs.destinations(inv).values()
     assert (d.name, d.address, d.port, d.root) == ("drc-backup", "10.199.65.12", 8000, "/srv/restic")
     assert sorted(d.repos["simpeg"].policies) == ["simpeg-app", "simpeg-db"]
