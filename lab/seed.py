@@ -23,6 +23,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from simpul.errors import ConfigError, SimpulError
 from simpul.inventory.models import Inventory
@@ -128,6 +129,7 @@ INSERT INTO simpul_seed VALUES ({version}, {scale}, NOW());
 SERVER_SCRIPT = r'''
 import json, os, random, subprocess, sys, time
 KIND, VERSION, SCALE = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+HOME = len(sys.argv) < 5 or sys.argv[4] == "home"  # the data's home may start Debian's cluster
 def sh(cmd, inp=None, user=None, check=True):
     full = (["runuser", "-u", user, "--"] if user else []) + cmd
     r = subprocess.run(full, input=inp, capture_output=True, text=True, cwd="/")
@@ -146,6 +148,8 @@ if KIND == "postgres":
             continue
         patroni = patroni or (pid.isdigit() and b"patroni" in cmd)
     if sh(["pg_isready", "-q", "-p", "5432"], check=False).returncode != 0:
+        if not HOME and not patroni:
+            out(ok=False, absent=True, error="no PostgreSQL runs here")
         if not patroni:  # Debian's own cluster (before a takeover deploy adopts it)
             sh(["pg_ctlcluster", "15", "main", "start"])
         # Patroni starts the database itself once its DCS has a quorum: wait for it
@@ -156,7 +160,7 @@ if KIND == "postgres":
         else:
             out(ok=False, error="PostgreSQL on port 5432 did not start"
                 + (" (Patroni runs here: see 'simpul drc status')" if patroni else ""))
-    if not patroni:
+    if not patroni and HOME:
         sh(["update-rc.d", "postgresql", "enable"], check=False)
     r = sh(["psql", "-p", "5432", "-tAc",
             "SELECT version || ' ' || scale FROM simpul_seed", "simpeg"], user="postgres", check=False)
@@ -164,7 +168,7 @@ if KIND == "postgres":
         out(ok=True, changed=False, seconds=round(time.monotonic() - t0, 2))
     rec = sh(["psql", "-p", "5432", "-tAc", "SELECT pg_is_in_recovery()", "postgres"], user="postgres")
     if rec.stdout.strip() == "t":
-        out(ok=False, error="the local PostgreSQL is a standby: seed on the primary")
+        out(ok=False, standby=True, error="the local PostgreSQL is a standby: seed on the primary")
     if sh(["psql", "-p", "5432", "-tAc", "SELECT 1 FROM pg_database WHERE datname='simpeg'", "postgres"],
           user="postgres").stdout.strip() != "1":
         sh(["createdb", "-p", "5432", "simpeg"], user="postgres")
@@ -217,15 +221,19 @@ elif KIND == "files":
 
 @dataclass(frozen=True)
 class DataSet:
-    """One piece of lab data: which server, which kind."""
+    """One piece of lab data: which server, which kind; ``alternates`` may hold it instead
+    (the other member of a database cluster, when it is the primary)."""
 
     server: str
     kind: str  # postgres | mariadb | files
     what: str
+    alternates: tuple[str, ...] = ()
 
 
 DATASETS: tuple[DataSet, ...] = (
-    DataSet("pd-db", "postgres", "PostgreSQL simpeg (port 5432)"),
+    # after a takeover deploy (Patroni) the primary may be drc-db: the data is seeded there and
+    # replicates to pd-db
+    DataSet("pd-db", "postgres", "PostgreSQL simpeg (port 5432)", ("drc-db",)),
     DataSet("pd-app", "mariadb", "MariaDB absensi"),
     DataSet("pd-app", "files", "files /srv/simpeg/uploads"),
 )
@@ -248,21 +256,32 @@ def seed_server(inv: Inventory, server: str, known_hosts: Path, *, scale: int = 
     sets = [d for d in DATASETS if d.server == server] if kinds is None else \
         [DataSet(server, k, next(d.what for d in DATASETS if d.kind == k)) for k in kinds]
     for ds in sets:
-        script = _script(ds.kind, scale)
-        rc, out, err = run(t, f"python3 - {ds.kind} {VERSION} {scale}", sudo=True,
-                           stdin=script.encode(), timeout=1800)
-        try:
-            res = json.loads(out.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            raise SimpulError(f"{server}: seeding {ds.what} failed (exit {rc}): "
-                              f"{(err or out).strip()[-300:]}") from None
+        where, res = server, _seed_one(t, ds.kind, scale, home=True)
+        if res.get("standby"):  # the cluster's primary is elsewhere: seed it there
+            for alt in (a for a in ds.alternates if a in inv.servers):
+                r2 = _seed_one(server_target(inv, alt, known_hosts), ds.kind, scale, home=False)
+                if r2.get("ok"):
+                    where, res = alt, r2
+                    break
         if not res.get("ok"):
             raise SimpulError(f"{server}: seeding {ds.what} failed: {res.get('error')}")
         changed = changed or bool(res.get("changed"))
-        done.append({"data": ds.what, "changed": bool(res.get("changed")),
+        done.append({"data": ds.what, "changed": bool(res.get("changed")), "on": where,
                      "bytes": res.get("bytes"), "seconds": res.get("seconds")})
-    msg = "; ".join(f"{d['data']}: {'seeded' if d['changed'] else 'already seeded'}" for d in done)
+    msg = "; ".join(f"{d['data']}: {'seeded' if d['changed'] else 'already seeded'}"
+                    + (f" on {d['on']} (the primary)" if d["on"] != server else "") for d in done)
     return Result(server, Status.CHANGED if changed else Status.OK, msg, {"datasets": done})
+
+
+def _seed_one(t: Any, kind: str, scale: int, *, home: bool) -> dict[str, Any]:
+    rc, out, err = run(t, f"python3 - {kind} {VERSION} {scale} {'home' if home else 'peer'}",
+                       sudo=True, stdin=_script(kind, scale).encode(), timeout=1800)
+    try:
+        res: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise SimpulError(f"{t.name}: seeding {kind} failed (exit {rc}): "
+                          f"{(err or out).strip()[-300:]}") from None
+    return res
 
 
 def seed(inv: Inventory, known_hosts: Path, *, scale: int = 1,

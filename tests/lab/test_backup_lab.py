@@ -393,17 +393,22 @@ def test_no_secret_in_arguments_logs_reports_or_oplog(ready: dict[str, Any], lab
 
 
 def test_jobs_survive_a_server_restart(ready: dict[str, Any], lab_env: LabEnv) -> None:
+    """The DRC's REST server and a source (MariaDB, cron) come back by themselves after a
+    reboot. (The database pair is left alone: the takeover tests own its leadership.)"""
     from simpul.lab import orchestrate, servers
 
-    for name in ("drc-backup", "pd-db"):
+    for name in ("drc-backup", "pd-app"):
         servers.stop_server(name, lab_env.st.root)
     orchestrate.up(lab_env.inv, st=lab_env.st)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # the init starts PostgreSQL and the REST server
-        if lab_env.ssh("pd-db", "pg_isready -q -p 5432").returncode == 0 and \
-                "rclone" in lab_env.ssh("drc-backup", "ps -eo args").stdout:
+    while time.monotonic() < deadline:  # the init starts MariaDB and the REST server
+        if lab_env.ssh("pd-app", "mariadb-admin ping").returncode == 0 and \
+                "rclone" in lab_env.ssh("drc-backup", "ps -eo comm").stdout:
             break
         time.sleep(0.5)
-    run = json.loads(simpul(ready["state"], "backup", "run", "--policy", "simpeg-db", "--json").stdout)
-    assert sorted(r["status"] for r in run) == ["changed", "skipped"], run
-    assert "cron" in sh(lab_env, "pd-db", "ps -eo comm")
+    run = json.loads(simpul(ready["state"], "backup", "run", "--json").stdout)
+    by = {(r["data"]["policy"], r["data"]["host"]): r["status"] for r in run}
+    assert by[("simpeg-app", "pd-app")] == "changed"
+    assert sorted(by[("simpeg-db", h)] for h in ("pd-db", "drc-db")) == ["changed", "skipped"], by
+    for h in ("pd-app", "drc-backup"):
+        assert "cron" in sh(lab_env, h, "ps -eo comm")
