@@ -43,6 +43,7 @@ from simpul.lab.seed import seed_server
 from simpul.ssh import run, server_target
 
 MB = 1e6
+RUNS = ("first", "second", "third", "fourth")  # first: empty repositories; then unchanged data
 
 
 def timed(fn, *a, **kw):  # type: ignore[no-untyped-def]
@@ -149,7 +150,7 @@ def main() -> int:
         simpul_runs: list[tuple[float, dict[str, Any]]] = []
         bare_runs: list[tuple[float, float]] = []
         total_bytes = 0
-        for n in ("first", "second"):
+        for n in RUNS:
             s, doc = timed(call, tp, "run", "bench", timeout=7200)
             if doc.get("status") != "ok":
                 raise SystemExit(f"simpul backup failed: {doc.get('message')}")
@@ -203,14 +204,19 @@ def main() -> int:
     print(f"{'what':60} {'run':7} {'seconds':>8} {'MB/s':>7}  note")
     for what, n, s, mb, note in rows:
         print(f"{what:60} {n:7} {s:8.1f} {mb / s if s else 0:7.1f}  {note}")
-    for i, n in enumerate(("first", "second")):
+    overs = []
+    for i, n in enumerate(RUNS):
         bare = sum(bare_runs[i])
         over = simpul_runs[i][0] / bare - 1
+        overs.append(over)
         ph = simpul_runs[i][1]["phases"]
-        print(f"Simpul overhead over bare dumps + restic, {n} run: {over * 100:+.1f} % "
-              f"(target ≤ 10 %: {'met' if over <= 0.10 else 'MISSED'}); restic phase alone "
-              f"{(ph['restic'] / bare_runs[i][1] - 1) * 100:+.1f} %, dumps + record "
+        print(f"Simpul overhead over bare dumps + restic, {n} run: {over * 100:+.1f} %; restic phase "
+              f"alone {(ph['restic'] / bare_runs[i][1] - 1) * 100:+.1f} %, dumps + record "
               f"{(ph['dump'] / bare_runs[i][0] - 1) * 100:+.1f} %")
+    later = sorted(overs[1:])
+    med = later[len(later) // 2]
+    print(f"overhead: first run {overs[0] * 100:+.1f} %, median of the later runs {med * 100:+.1f} % "
+          f"(target ≤ 10 %: {'met' if overs[0] <= 0.10 and med <= 0.10 else 'MISSED'})")
     for what, dd in (("the lab data set", lab_drill), (f"{total_bytes / MB:.0f} MB", d)):
         rto = dd["rto_s"] or 0
         print(f"restore + full verification of {what}: {rto:.1f} s, drill {dd['result']} "
