@@ -126,7 +126,7 @@ def test_status_exits_6_naming_the_policy_when_older_than_the_rpo(ready: dict[st
     if age < 22:
         time.sleep(22 - age)  # let the (short) RPO pass without a backup
     cp = simpul(ready["state"], "backup", "status", inv=inv, ok=(6,))
-    assert "simpeg-db@pd-db:" in cp.stderr and "simpeg-app@pd-app:" in cp.stderr
+    assert "simpeg-db@pd-db,drc-db:" in cp.stderr and "simpeg-app@pd-app:" in cp.stderr
     assert "older than the target 20s (service simpeg rpo)" in cp.stderr
 
 
