@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from simpul.context import AppContext, pass_app
-from simpul.errors import ExitCode
+from simpul.errors import ExitCode, UsageError
 from simpul.inventory import select
 from simpul.output import print_json, table
 from simpul.results import Result, Status, exit_code_for
@@ -38,6 +38,17 @@ def _setup(app: AppContext, limits: tuple[str, ...], known_hosts: Path | None) -
     return inv, names, known_hosts_path(app.settings.state_dir, known_hosts)
 
 
+def _check_tz(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"'{value}' is not a known time zone (e.g. Asia/Jakarta, "
+                                 "Asia/Makassar, Asia/Jayapura, UTC)") from None
+    return value
+
+
 @click.group()
 def harden() -> None:
     """Plan, apply and audit server hardening (controls SSH-*, ACC-*, PAM-*, SYS-*, FW-*, ...).
@@ -50,7 +61,27 @@ def harden() -> None:
     """
 
 
+def change_summary(changes: list[dict[str, Any]]) -> str:
+    """``SSH-01 SSH-02 (2) FW-01; 1 supporting`` — the control IDs a host's changes touch, in
+    order, with how many operations each (operation names end in ``| ID[, ID...]``; one that
+    names no control, such as installing the lock-out guard, is *supporting*)."""
+    import re
+
+    counts: dict[str, int] = {}
+    other = 0
+    for ch in changes:
+        ids = re.findall(r"\b[A-Z]+-\d+\b", ch["op"].rsplit("|", 1)[1]) if "|" in ch["op"] else []
+        if not ids:
+            other += 1
+        for cid in ids:
+            counts[cid] = counts.get(cid, 0) + 1
+    out = " ".join(f"{c} ({n})" if n > 1 else c for c, n in counts.items())
+    return f"{out}; {other} supporting" if other else out
+
+
 def _print_runs(results: list[Result], mode: str, *, diffs: bool) -> None:
+    """Per host one line (what would change, by control ID); with ``diffs`` every operation
+    and its diff, pyinfra's ``--diff`` convention."""
     for r in results:
         head = f"{r.target}: {r.status}"
         changes = r.data.get("changes", [])
@@ -62,9 +93,12 @@ def _print_runs(results: list[Result], mode: str, *, diffs: bool) -> None:
             n = r.data.get("changed_ops", 0)
             head += f" — {n} operation(s) changed" if n else " — nothing to change"
         click.echo(f"{head} ({r.seconds:.1f} s)" + ("  [namespace: kernel-global settings as configuration]"
-                                                   if r.data.get("confined") else ""))
+                                                   if r.data.get("confined") and diffs else ""))
         if r.message:
             click.echo(f"  reason: {r.message}")
+        if changes and not diffs:
+            click.echo(f"  controls: {change_summary(changes)}")
+            continue
         for ch in changes:
             click.echo(f"  ~ {ch['op']}")
             if diffs and ch["detail"]:
@@ -73,7 +107,7 @@ def _print_runs(results: list[Result], mode: str, *, diffs: bool) -> None:
 
 
 def _plan_or_apply(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Path | None,
-                   parallel: int, mode: Mode, guard_timeout: int = 90) -> int:
+                   parallel: int, mode: Mode, guard_timeout: int = 90, diff: bool = False) -> int:
     from simpul.deploys.runner import REFS, Overrides, controls_changed, run_hosts
 
     inv, names, kh = _setup(app, limits, known_hosts)
@@ -90,8 +124,14 @@ def _plan_or_apply(app: AppContext, limits: tuple[str, ...], json_: bool, known_
     if app.want_json(json_):
         print_json({"mode": mode, "exit_code": int(code), "hosts": [r.to_dict() for r in results]})
     else:
-        _print_runs(results, mode, diffs=True)
+        _print_runs(results, mode, diffs=diff)
+        if mode == "plan" and not diff and any(r.data.get("changes") for r in results):
+            click.echo("(per-operation diffs: add --diff)", err=True)
     return int(code)
+
+
+_diff = click.option("--diff", is_flag=True,
+                     help="Show every operation and its diff (default: one summary line per host).")
 
 
 @harden.command()
@@ -99,18 +139,22 @@ def _plan_or_apply(app: AppContext, limits: tuple[str, ...], json_: bool, known_
 @_json
 @_kh
 @_par
+@_diff
 @pass_app
 def plan(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Path | None,
-         parallel: int) -> int:
-    """Show what apply would change on each server (pyinfra dry run with diffs). Changes nothing.
+         parallel: int, diff: bool) -> int:
+    """Show what apply would change on each server (pyinfra dry run). Changes nothing.
 
-    Exit 0 when nothing would change, 6 when something would (drift), 4/5 when hosts fail.
+    Per host: how many changes and the control IDs they belong to; --diff shows every
+    operation with its diff. Exit 0 when nothing would change, 6 when something would
+    (drift), 4/5 when hosts fail.
 
     \b
-    Example:
+    Examples:
       simpul harden plan --limit role=web
+      simpul harden plan --limit pd-web --diff
     """
-    return _plan_or_apply(app, limits, json_, known_hosts, parallel, "plan")
+    return _plan_or_apply(app, limits, json_, known_hosts, parallel, "plan", diff=diff)
 
 
 @harden.command()
@@ -121,9 +165,10 @@ def plan(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Pat
 @_par
 @click.option("--guard-timeout", default=90, show_default=True, type=click.IntRange(20, 3600),
               help="Seconds before an unconfirmed sshd/PAM/sudo/firewall change reverts by itself.")
+@_diff
 @pass_app
 def apply(app: AppContext, limits: tuple[str, ...], do_apply: bool, json_: bool,
-          known_hosts: Path | None, parallel: int, guard_timeout: int) -> int:
+          known_hosts: Path | None, parallel: int, guard_timeout: int, diff: bool) -> int:
     """Harden the servers over SSH, in parallel, with the lock-out guard. Needs --apply.
 
     sshd, PAM, sudo and firewall changes are validated on the host first, then activated with a
@@ -137,8 +182,8 @@ def apply(app: AppContext, limits: tuple[str, ...], do_apply: bool, json_: bool,
     """
     if not do_apply:
         click.echo("harden apply: --apply not given; showing the plan only (nothing is changed)", err=True)
-        return _plan_or_apply(app, limits, json_, known_hosts, parallel, "plan")
-    return _plan_or_apply(app, limits, json_, known_hosts, parallel, "apply", guard_timeout)
+        return _plan_or_apply(app, limits, json_, known_hosts, parallel, "plan", diff=diff)
+    return _plan_or_apply(app, limits, json_, known_hosts, parallel, "apply", guard_timeout, diff=diff)
 
 
 @harden.command()
@@ -148,38 +193,49 @@ def apply(app: AppContext, limits: tuple[str, ...], do_apply: bool, json_: bool,
               help="Also write a self-contained HTML report (ID + EN) to this file.")
 @click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True,
               help="Primary language of the report.")
+@click.option("--tz", default="Asia/Jakarta", show_default=True, callback=_check_tz,
+              help="Time zone of the report's timestamps (Asia/Jakarta = WIB).")
 @_kh
 @_par
 @pass_app
 def audit(app: AppContext, limits: tuple[str, ...], json_: bool, html: Path | None, lang: str,
-          known_hosts: Path | None, parallel: int) -> int:
+          tz: str, known_hosts: Path | None, parallel: int) -> int:
     """Check every control from inside (testinfra) and outside (auth, crypto, open ports).
 
-    Changes nothing. Per host and control: pass / fail / waived / not applicable, with the
-    evidence. Exit 0 when everything applicable passes, 6 on any failing control, 4/5 when
-    hosts cannot be audited.
+    Changes nothing on the servers. Per host and control: pass / fail / waived / not applicable
+    / not verified (kernel-global settings on a host in a namespace: not in the score), with
+    the evidence. Each audit's JSON is kept in <state_dir>/audits/ and the next audit reports
+    new failures and fixed controls against it. Exit 0 when everything applicable passes, 6 on
+    any failing control, 4/5 when hosts cannot be audited.
 
     \b
     Examples:
       simpul harden audit --limit site=pusat-data
       simpul harden audit --html /srv/laporan/audit-2026-10.html --lang id
     """
-    from simpul.deploys.audit import audit_hosts, report_data
-    from simpul.deploys.report import render_html, render_text
+    from simpul.deploys.audit import audit_hosts, previous_audit, report_data, save_audit
+    from simpul.deploys.report import compare_audits, comparison_text, render_html, render_text
 
     inv, names, kh = _setup(app, limits, known_hosts)
+    if html is not None and not html.parent.is_dir():
+        raise UsageError(f"--html {html}: the directory {html.parent} does not exist")
     with app.progress_hook("harden audit", len(names)) as bar:
         results = audit_hosts(inv, names, kh, today=date.today(), parallel=parallel, hooks=[bar])
     data = report_data(inv, results)
+    audited = [h["host"] for h in data["hosts"] if h["controls"]]
+    data["previous"] = compare_audits(previous_audit(app.settings.state_dir, audited), data)
+    if audited:
+        save_audit(app.settings.state_dir, data)
     if html:
-        html.write_text(render_html(data, lang))
+        html.write_text(render_html(data, lang, tz))
         click.echo(f"HTML report written to {html}", err=True)
     code = exit_code_for(results, drift_is_failure=True)
     if app.want_json(json_):
         print_json(data | {"exit_code": int(code)})
     else:
-        table(None, ["host", "score", "pass", "fail", "waived", "n/a", "failing controls"],
+        table(None, ["host", "score", "pass", "fail", "waived", "n/a", "not verified", "failing controls"],
               render_text(data, lang))
+        click.echo(comparison_text(data["previous"], tz))
     return int(code)
 
 
@@ -224,7 +280,6 @@ def run(app: AppContext, limits: tuple[str, ...], do_apply: bool, sudo: bool, ti
       simpul run --limit role=web --apply --sudo -- apt-get -y install nginx
     """
     from simpul.deploys.adhoc import is_read_only, run_command
-    from simpul.errors import UsageError
     from simpul.ssh import server_target
 
     cmd = " ".join(command)

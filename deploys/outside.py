@@ -17,7 +17,7 @@ from typing import Any
 
 import paramiko
 
-from simpul.deploys.render import WEAK_CIPHERS, WEAK_KEX, WEAK_MACS
+from simpul.deploys.families.ssh import WEAK_CIPHERS, WEAK_KEX, WEAK_MACS
 from simpul.ssh import Target, check_route, load_key
 
 log = logging.getLogger(__name__)

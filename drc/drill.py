@@ -374,7 +374,8 @@ def _run_db(t: Any, plan: DrillPlan, u: Unit, src: dict[str, Any], info: dict[st
     o.steps[-1].detail = (f"{len(src.get('tables', []))} tables, "
                           f"{sum(int(x['rows']) for x in src.get('tables', []))} rows"
                           + (f"; {len(fs)} mismatch(es)" if fs else "; all match")
-                          + (f"; smoke: {sm.get('rows')}" if sm.get("ok") else ""))
+                          + (f"; smoke query: {'; '.join(' '.join(map(str, r)) for r in sm.get('rows') or [])}"
+                             if sm.get("ok") else ""))
     return o
 
 

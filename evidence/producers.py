@@ -135,10 +135,10 @@ def controls_catalog(ctx: BuildContext) -> Evidence:
 @producer("topology-overview")
 def topology_overview(ctx: BuildContext) -> Evidence:
     """The intranet diagram drawn from the inventory (Perbup Temanggung 83/2021 Pasal 22)."""
-    from simpul.inventory.graph import render, to_dot
+    from simpul.inventory.graph import fit_overview, render
 
     d = ctx.dir("topology-overview")
-    dot = to_dot(ctx.inv, today=ctx.now.date())
+    dot, _ = fit_overview(ctx.inv, today=ctx.now.date())
     render(dot, d / "jaringan-intra.svg", "svg")
     (d / "jaringan-intra.dot").write_text(dot)
     rel = str((d / "jaringan-intra.svg").relative_to(ctx.out))
@@ -197,8 +197,8 @@ def service_targets(ctx: BuildContext) -> Evidence:
 @producer("harden-audit")
 def harden_audit(ctx: BuildContext) -> Evidence:
     """A fresh, read-only hardening audit of every server (inside checks and outside checks)."""
-    from simpul.deploys.audit import audit_hosts, report_data
-    from simpul.deploys.report import render_html
+    from simpul.deploys.audit import audit_hosts, previous_audit, report_data
+    from simpul.deploys.report import compare_audits, render_html
 
     names = sorted(ctx.inv.servers)
     if not names:
@@ -209,10 +209,12 @@ def harden_audit(ctx: BuildContext) -> Evidence:
                           "no known_hosts file pins the servers' host keys"))
     results = audit_hosts(ctx.inv, names, ctx.known_hosts, today=ctx.now.date())
     data = report_data(ctx.inv, results, now=ctx.now)
+    # compared with the last audit the NOC ran (read-only: the pack's audit is not stored)
+    data["previous"] = compare_audits(previous_audit(ctx.settings.state_dir, names), data)
     arts = [ctx.write("harden-audit", "audit.json", _json(data),
                       t("Hasil audit hardening (JSON)", "Hardening audit results (JSON)"))]
     for lang in ("id", "en"):
-        arts.append(ctx.write("harden-audit", f"audit-{lang}.html", render_html(data, lang),
+        arts.append(ctx.write("harden-audit", f"audit-{lang}.html", render_html(data, lang, ctx.tz),
                               t(f"Laporan audit hardening ({lang.upper()})",
                                 f"Hardening audit report ({lang.upper()})")))
     down = [r.target for r in results if r.status == "unreachable"]
@@ -230,6 +232,63 @@ def harden_audit(ctx: BuildContext) -> Evidence:
 # --- effectiveness: results over the period ----------------------------------------------------
 
 
+@producer("harden-audit-history")
+def harden_audit_history(ctx: BuildContext) -> Evidence:
+    """Every hardening audit the NOC ran in the period (kept in ``<state_dir>/audits/``): scores
+    and failing controls over time — that the controls are checked regularly and kept."""
+    from simpul.deploys.audit import HISTORY_DIR
+
+    d = ctx.settings.state_dir / HISTORY_DIR
+    rows: list[list[Any]] = []
+    for path in sorted(d.glob("audit-*.json")) if d.is_dir() else []:
+        try:
+            data = json.loads(path.read_text())
+            when = datetime.fromisoformat(data["generated"])
+            hosts = data["hosts"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("%s: unreadable stored audit skipped (%s)", path, e)
+            continue
+        if not ctx.period.start <= when.astimezone(ZoneInfo(ctx.tz)).date() < ctx.period.end:
+            continue
+        scores = [h["score"] for h in hosts if h.get("score") is not None]
+        failing = sorted({c["id"] for h in hosts for c in h.get("controls", []) if c["status"] == "fail"})
+        rows.append([when.astimezone(ZoneInfo(ctx.tz)).strftime("%Y-%m-%d %H:%M"), len(hosts),
+                     min(scores) if scores else "", round(sum(scores) / len(scores), 1) if scores else "",
+                     " ".join(failing)])
+    if not rows:
+        return Evidence("harden-audit-history", "gap",
+                        t(f"tidak ada audit hardening tersimpan dalam periode {ctx.period.label}",
+                          f"no stored hardening audit in the period {ctx.period.label}"))
+    art = ctx.write("harden-audit-history", "riwayat-audit.csv",
+                    _csv(["audited_at", "hosts", "min_score", "mean_score", "failing_controls"], rows),
+                    t("Riwayat audit hardening dalam periode", "Hardening audits of the period"))
+    return Evidence("harden-audit-history", "ok",
+                    t(f"{len(rows)} audit dalam periode, terakhir {rows[-1][0]} (skor rata-rata {rows[-1][3]})",
+                      f"{len(rows)} audit(s) in the period, last {rows[-1][0]} (mean score {rows[-1][3]})"),
+                    [art])
+
+
+@producer("topology-sites")
+def topology_sites(ctx: BuildContext) -> Evidence:
+    """One diagram per OPD and desa with its LAN, router, uplink and addresses — the diagram
+    each OPD submits yearly (Perbup Temanggung 83/2021 Pasal 22)."""
+    from simpul.inventory.graph import bundle_sites, render, site_dot
+
+    sites = bundle_sites(ctx.inv)
+    if not sites:
+        return Evidence("topology-sites", "gap", t("tidak ada lokasi OPD/desa dengan router",
+                                                   "no OPD/desa site with a router"))
+    d = ctx.dir("topology-sites")
+    arts = []
+    for s in sites:
+        render(site_dot(ctx.inv, s, today=ctx.now.date()), d / f"{s}.svg", "svg")
+        arts.append(Artefact(str((d / f"{s}.svg").relative_to(ctx.out)),
+                             t(f"Diagram LAN {ctx.inv.sites[s].name}", f"LAN diagram of {ctx.inv.sites[s].name}")))
+    return Evidence("topology-sites", "ok",
+                    t(f"{len(sites)} diagram per lokasi (OPD dan desa)", f"{len(sites)} per-site diagrams (OPD and desa)"),
+                    arts)
+
+
 @producer("sla-monthly")
 def sla_monthly(ctx: BuildContext) -> Evidence:
     """Availability per service, OPD and desa for every month of the period with data."""
@@ -242,13 +301,13 @@ def sla_monthly(ctx: BuildContext) -> Evidence:
         return Evidence("sla-monthly", "gap",
                         t(f"belum ada data ketersediaan untuk {ctx.period.label} ('simpul poll' belum berjalan)",
                           f"no availability data for {ctx.period.label} ('simpul poll' has not run)"))
-    ledger = Ledger(path)
+    ledger = Ledger(path, readonly=True)
     arts: list[Artefact] = []
     months_with_data: list[str] = []
     try:
         for month in ctx.period.months(until=ctx.now.date()):
-            start, end = month_range(month, ctx.tz)
-            end = min(end, ctx.now.timestamp())
+            start, period_end = month_range(month, ctx.tz)
+            end = min(period_end, ctx.now.timestamp())
             if end <= start:
                 continue
             intervals = ledger.intervals(start, end)
@@ -257,11 +316,13 @@ def sla_monthly(ctx: BuildContext) -> Evidence:
             months_with_data.append(month)
             events = ledger.events(start, end)
             for by in ("service", "opd", "desa"):
-                rows = report_rows(ctx.inv, intervals, events, start, end, by=by, tz=ctx.tz)
+                rows = report_rows(ctx.inv, intervals, events, start, end, by=by, tz=ctx.tz,
+                                   ongoing_at=ctx.now.timestamp() if end < period_end else None)
                 if not rows:
                     continue
                 arts.append(ctx.write("sla-monthly", f"sla-{month}-{by}.html",
                                       to_html(rows, month=month, by=by, start=start, end=end,
+                                              period_end=period_end,
                                               organisation=ctx.inv.organisation.name, lang="id",
                                               tz=ctx.tz),
                                       t(f"Laporan SLA {month} per {by}", f"SLA report {month} by {by}")))
@@ -478,3 +539,58 @@ def router_backup_history(ctx: BuildContext) -> Evidence:
                           f"no backups in the period {ctx.period.label}"), [art])
     return Evidence("router-backup-history", "ok",
                     t(f"{commits} commit cadangan dalam periode", f"{commits} backup commit(s) in the period"), [art])
+
+
+# --- the IP plan -----------------------------------------------------------------------------
+
+
+@producer("ipam-plan")
+def ipam_plan(ctx: BuildContext) -> Evidence:
+    """The IP plan the Dinas holds (Perbup Temanggung 83/2021 Pasal 21): every block, address and
+    range in use, allocated or reserved, and each supernet's utilisation."""
+    from simpul.network.ipam import Book, utilisation
+    from simpul.network.ipam_csv import export_csv
+
+    book = Book.from_inventory(ctx.inv)
+    use = [u.to_dict() for u in utilisation(book)]
+    arts = [ctx.write("ipam-plan", "rencana-ip.csv", export_csv(book),
+                      t("Rencana IP: setiap blok, alamat dan rentang beserta pemegangnya",
+                        "IP plan: every block, address and range with its holder")),
+            ctx.write("ipam-plan", "utilisasi.json", _json(use),
+                      t("Utilisasi per supernet", "Utilisation per supernet"))]
+    hot = [u["purpose"] for u in use if u["warning"]]
+    note_id = f"; di atas ambang: {', '.join(hot)}" if hot else ""
+    note_en = f"; above the warning level: {', '.join(hot)}" if hot else ""
+    return Evidence("ipam-plan", "ok",
+                    t(f"{len(use)} supernet, {len(book.allocations)} alokasi, {len(book.reservations)} reservasi{note_id}",
+                      f"{len(use)} supernets, {len(book.allocations)} allocations, "
+                      f"{len(book.reservations)} reservations{note_en}"), arts)
+
+
+@producer("ipam-reconcile")
+def ipam_reconcile(ctx: BuildContext) -> Evidence:
+    """The plan compared with the addresses the routers carry now: in use but not allocated,
+    allocated but never seen, conflicts."""
+    from simpul.network.collect import collect
+    from simpul.network.ipam import Book
+    from simpul.network.ipam_reconcile import compare
+
+    names = _routers(ctx)
+    if not names or ctx.known_hosts is None:
+        return Evidence("ipam-reconcile", "gap" if not names else "failed",
+                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
+                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+    book = Book.from_inventory(ctx.inv)
+    results = collect(ctx.inv, names, ctx.known_hosts, parallel=10)
+    seen = {r.target: {ifn: list(itf["addresses"]) for ifn, itf in r.value["interfaces"].items()}
+            for r in results if r.ok and r.value is not None}
+    down, note = _reach_note(results)
+    findings = compare(book, seen, down)
+    bad = [f for f in findings if f.disagrees]
+    art = ctx.write("ipam-reconcile", "rekonsiliasi.json", _json([f.to_dict() for f in findings]),
+                    t("Rekonsiliasi rencana IP dengan alamat di router", "IP plan reconciled with the routers' addresses"))
+    verdict_id = f"{len(bad)} ketidaksesuaian" if bad else "semua sesuai rencana"
+    verdict_en = f"{len(bad)} disagreement(s)" if bad else "all agree with the plan"
+    return Evidence("ipam-reconcile", "partial" if down else "ok",
+                    t(f"{len(seen)} router dibaca: {verdict_id}{note.id}",
+                      f"{len(seen)} routers read: {verdict_en}{note.en}"), [art])

@@ -27,8 +27,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from .servers import ServerSpec
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +106,13 @@ class PrivateLab:
     def up(self) -> None:
         from .image import ensure_image
         from .netns import add_netns, add_veth, addr_add, link_up
-        from .servers import ServerSpec, start_server
+        from .servers import start_server
 
         self.key.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.key.parent, 0o700)
         if not self.key.exists():
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "simpul-sthard",
                             "-f", str(self.key)], check=True)
-        pub = self.key.with_suffix(".pub").read_text().strip()
         image = ensure_image(Path(os.environ.get("SIMPUL_LAB_IMAGE_CACHE", "/var/cache/simpul/lab")))
         from .netns import add_bridge, kill_pids, netns_exists, netns_pids, set_master
 
@@ -136,18 +139,8 @@ class PrivateLab:
             srv = PrivateServer(name=name, index=i, netns=name, veth_root=f"p{i}",
                                 mgmt_ip=f"{NET}.{32 * k + 2 + i}", gw_ip=f"{NET}.{32 * k + 1}")
             self.servers.append(srv)
-            add_netns(srv.netns)
-            add_veth(srv.veth_root, "eth0", ns_a=self.lan_ns, ns_b=srv.netns)
-            set_master(srv.veth_root, "br0", ns=self.lan_ns)
-            addr_add("eth0", f"{srv.mgmt_ip}/27", ns=srv.netns)
-            link_up("eth0", ns=srv.netns)
-            spec = ServerSpec(name=srv.name, netns=srv.netns, hostname=srv.name,
-                              mgmt_ip=srv.mgmt_ip, ssh_user="simpul", authorized_key=pub,
-                              host_key_dir=self.base / "hostkeys" / srv.name,
-                              snmp_community="sthard-ro", snmp_user="simpul",
-                              snmp_auth="authpass123", snmp_priv="privpass123",
-                              snmp_allowed_from=f"{NET}.0/24")
-            start_server(spec, image, self.state_dir)
+            self._plumb(srv)
+            start_server(self._spec(srv), image, self.state_dir)
         self._write_known_hosts()
         self.write_inventory()
 
@@ -175,18 +168,55 @@ class PrivateLab:
     def reset(self, role: str) -> None:
         """Wipe one server back to a fresh image and boot it again."""
         from .image import ensure_image
-        from .servers import ServerSpec, reset_server, start_server
+        from .servers import reset_server, start_server
 
         srv = self.server(role)
         reset_server(srv.name, self.state_dir)
+        image = ensure_image(Path(os.environ.get("SIMPUL_LAB_IMAGE_CACHE", "/var/cache/simpul/lab")))
+        start_server(self._spec(srv), image, self.state_dir)
+
+    def restart(self, role: str) -> None:
+        """Reboot one server as a power cut would: stop it, throw away its network namespace
+        (and with it every live kernel setting of that namespace: nftables tables, ``net.*``
+        sysctls, addresses), make a new one and boot the server again on its kept disk."""
+        from .image import ensure_image
+        from .netns import del_link, del_netns, link_exists
+        from .servers import start_server, stop_server
+
+        srv = self.server(role)
+        stop_server(srv.name, self.state_dir)
+        # delete the pair by its bridge end first: a namespace is destroyed asynchronously,
+        # and the new pair must not race the old one's removal
+        if link_exists(srv.veth_root, self.lan_ns):
+            del_link(srv.veth_root, self.lan_ns)
+        del_netns(srv.netns)
+        self._plumb(srv)
+        image = ensure_image(Path(os.environ.get("SIMPUL_LAB_IMAGE_CACHE", "/var/cache/simpul/lab")))
+        start_server(self._spec(srv), image, self.state_dir)
+
+    def _plumb(self, srv: PrivateServer) -> None:
+        """The server's network namespace and its port on the lab's management bridge. The
+        server's eth0 keeps one MAC address across restarts, as a real NIC does (the NOC's ARP
+        cache and the bridge stay right)."""
+        from .netns import add_netns, add_veth, addr_add, ip, link_up, set_master
+
+        add_netns(srv.netns)
+        add_veth(srv.veth_root, "eth0", ns_a=self.lan_ns, ns_b=srv.netns)
+        ip(["link", "set", "dev", "eth0", "address", f"02:73:68:{self.slot or 0:02x}:{srv.index:02x}:01"],
+           srv.netns)
+        set_master(srv.veth_root, "br0", ns=self.lan_ns)
+        addr_add("eth0", f"{srv.mgmt_ip}/27", ns=srv.netns)
+        link_up("eth0", ns=srv.netns)
+
+    def _spec(self, srv: PrivateServer) -> ServerSpec:
+        from .servers import ServerSpec
+
         pub = self.key.with_suffix(".pub").read_text().strip()
-        spec = ServerSpec(name=srv.name, netns=srv.netns, hostname=srv.name, mgmt_ip=srv.mgmt_ip,
+        return ServerSpec(name=srv.name, netns=srv.netns, hostname=srv.name, mgmt_ip=srv.mgmt_ip,
                           ssh_user="simpul", authorized_key=pub,
                           host_key_dir=self.base / "hostkeys" / srv.name,
                           snmp_community="sthard-ro", snmp_user="simpul", snmp_auth="authpass123",
                           snmp_priv="privpass123", snmp_allowed_from=f"{NET}.0/24")
-        image = ensure_image(Path(os.environ.get("SIMPUL_LAB_IMAGE_CACHE", "/var/cache/simpul/lab")))
-        start_server(spec, image, self.state_dir)
 
     def server(self, role: str) -> PrivateServer:
         for s in self.servers:

@@ -31,6 +31,7 @@ from .counters import (
     classify_restart,
     counter_bits,
     counter_rate,
+    may_wrap_twice,
     speed_bps,
     transition,
 )
@@ -85,14 +86,23 @@ class DevicePoll:
         )
 
 
+_LINE_BREAKS = str.maketrans("", "", "\r\n\t")
+
+
+def _is_text(s: str) -> bool:
+    """Printable text; line breaks and tabs count as text (a Cisco IOS sysDescr has four lines)."""
+    return s.translate(_LINE_BREAKS).isprintable()
+
+
 def _norm(v: Value, kind: str) -> Value:
     if kind == "string":
         if isinstance(v, bytes):
             try:
-                s = v.decode("utf-8")
+                s = v.decode("utf-8").rstrip("\x00")
             except UnicodeDecodeError:
                 return v.hex(":")
-            return s.rstrip("\x00") if s.isprintable() or s.rstrip("\x00").isprintable() else v.hex(":")
+            # text stays text (line breaks included); binary (a MAC address...) becomes hex
+            return s if _is_text(s) else v.hex(":")
         return None if v is None else str(v)
     if isinstance(v, bool):
         return int(v)
@@ -219,6 +229,9 @@ class Derived:
     events: list[Event]
     state: dict[str, Any]
     restart: Restart = Restart.NONE
+    unknown: list[str] = field(default_factory=list)
+    """Rates left out because a 32-bit counter may have wrapped more than once: one
+    ``"<table>/<row name>/<column>"`` per rate, for the poller to log."""
 
 
 def derive(prev: dict[str, Any] | None, poll: DevicePoll) -> Derived:
@@ -258,6 +271,7 @@ def derive(prev: dict[str, Any] | None, poll: DevicePoll) -> Derived:
     counters: dict[str, int] = {}
     oper: dict[str, int] = {}
     rates: dict[str, dict[str, dict[str, float]]] = {}
+    unknown: list[str] = []
     for tname, rows in poll.tables.items():
         used = poll.columns.get(tname, {})
         speed_col = next((u for u in used.values() if u.speed), None)
@@ -273,6 +287,10 @@ def derive(prev: dict[str, Any] | None, poll: DevicePoll) -> Derived:
                     counters[key] = v
                     if u.rate and key in prev_counters and elapsed > 0:
                         max_rate = max_bps / u.scale if (max_bps and u.scale == 8) else None
+                        if u.type == "counter32" and may_wrap_twice(max_rate, elapsed):
+                            rname = str(row.get("ifName") or row.get("ifDescr") or idx)
+                            unknown.append(f"{tname}/{rname}/{u.name}")
+                            continue
                         r = counter_rate(
                             prev_counters[key],
                             v,
@@ -311,7 +329,7 @@ def derive(prev: dict[str, Any] | None, poll: DevicePoll) -> Derived:
         "oper": oper,
         "rows": {t: len(r) for t, r in poll.tables.items()},
     }
-    return Derived(rates, events, state, restart)
+    return Derived(rates, events, state, restart, unknown)
 
 
 def _reboot_detail(p: Clock, c: Clock) -> str:

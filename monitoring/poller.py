@@ -15,13 +15,14 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simpul.errors import LockedError
+from simpul.errors import ConfigError, LockedError
 from simpul.results import Result, Status
 from simpul.runner import Hook
 
@@ -31,10 +32,13 @@ from .gauges import gauge_lines
 from .icmp import PingResult, ping_many
 from .ledger import Ledger, LedgerEvent
 from .lineproto import line
-from .outbox import FlushResult, Outbox, Sink
+from .outbox import NO_SINK, STOPPED, FlushResult, Outbox, Sink
 from .targets import HostRef
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE = 0.5
+"""Seconds a flush in progress may still take after SIGTERM before the poller leaves it."""
 
 
 # --- lock ------------------------------------------------------------------------------------
@@ -46,9 +50,18 @@ def poll_lock(state_dir: Path, name: str = "poll") -> Iterator[Path]:
 
     Raises :class:`LockedError` naming the holder's PID when another run has it.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / f"{name}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    if state_dir.exists() and not state_dir.is_dir():
+        raise ConfigError(f"state directory {state_dir}: is a file, not a directory",
+                          hint="point --state-dir, $SIMPUL_STATE_DIR or state_dir in simpul.toml "
+                               "at a directory")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ConfigError(f"state directory {state_dir}: cannot use it ({e.strerror})",
+                          hint="--state-dir, $SIMPUL_STATE_DIR or state_dir in simpul.toml must be "
+                               "a directory this user can write") from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -81,6 +94,7 @@ class CycleReport:
     lines: int = 0
     flush: list[FlushResult] = field(default_factory=list)
     interrupted: bool = False
+    waiting_for_sink: int = 0  # lines kept for a sink configured later (no sink this run)
 
     def results(self) -> list[Result]:
         """One result per device and per sink that failed, for the exit code: SNMP failures,
@@ -117,6 +131,7 @@ class CycleReport:
             "events": [e.__dict__ for e in self.events],
             "lines": self.lines,
             "sinks": [f.__dict__ for f in self.flush],
+            "waiting_for_sink": self.waiting_for_sink,
             "interrupted": self.interrupted,
         }
 
@@ -137,8 +152,18 @@ class Poller:
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
+        self._warned: set[tuple[str, str]] = set()
         self.outbox = Outbox(self.state_dir / "outbox.sqlite")
-        self.ledger = Ledger(self.state_dir / "ledger.sqlite")
+        try:
+            self.ledger = Ledger(self.state_dir / "ledger.sqlite")
+            # points polled earlier without a sink go to the sinks first (oldest first)
+            batches, n = self.outbox.adopt([s.name for s in self.sinks])
+        except BaseException:
+            self.outbox.close()
+            raise
+        if batches:
+            log.warning("%d points polled while no sink was configured are now queued for %s",
+                        n, ", ".join(s.name for s in self.sinks))
 
     def close(self) -> None:
         self.outbox.close()
@@ -184,6 +209,7 @@ class Poller:
             assert h.plan is not None
             d = derive(state.get(dp.target), dp)
             new_state[dp.target] = d.state
+            self._warn_unknown_rates(dp.target, d.unknown)
             lines += to_lines(dp, h.plan, h.tags, ts, d)
             rep.events += [
                 LedgerEvent(e.at, e.device, e.kind, f"{e.ifname}: {e.detail}" if e.ifname else e.detail)
@@ -215,17 +241,83 @@ class Poller:
         lines += gauge_lines(self.state_dir / "gauges", started)
         rep.lines = len(lines)
         # Durability order: data on disk first, then the bookkeeping that refers to it.
-        self.outbox.put([s.name for s in self.sinks], lines)
+        self.outbox.put([s.name for s in self.sinks], lines)  # no sink: kept for a later one
         self.ledger.observe(observations, max_gap=self.interval * self.max_gap_factor)
         self.ledger.add_events(rep.events)
         self.ledger.save_state(new_state)
-        rep.flush = await asyncio.to_thread(self.flush)
+        rep.flush = await self._flush_until_stopped(stop)
+        if not self.sinks:
+            rep.waiting_for_sink = self.outbox.pending(NO_SINK)[1]
         rep.wall_s = self.clock() - started
         rep.cpu_s = time.process_time() - cpu0
         for e in rep.events:
             log.warning("%s: %s %s", e.entity, e.kind, e.detail) if e.kind in (
                 "down", "reboot") else log.info("%s: %s %s", e.entity, e.kind, e.detail)
         return rep
+
+    def _warn_unknown_rates(self, device: str, unknown: list[str]) -> None:
+        """Say once per process which 32-bit counters are too small for the interval."""
+        fresh = [u for u in unknown if (device, u) not in self._warned]
+        if not fresh:
+            return
+        self._warned.update((device, u) for u in fresh)
+        log.warning("%s: no rate for %s: a 32-bit counter can wrap more than once at the "
+                    "interface speed within the %.0f s interval (the rate is unknown, not "
+                    "guessed); give the device a profile with the 64-bit ifHC* counters, or poll "
+                    "more often", device, ", ".join(sorted(fresh)), self.interval)
+
+    async def _flush_until_stopped(self, stop: asyncio.Event | None) -> list[FlushResult]:
+        """Flush in a thread of its own; on ``stop`` give it :data:`STOP_GRACE` seconds, then
+        leave it: a sink that hangs must not hold up a SIGTERM for its whole HTTP timeout.
+
+        The batch being delivered stays in the outbox (it is deleted only after the sink's
+        acknowledgement, and a cancelled flush deletes nothing), so nothing is lost; the thread
+        is a daemon and ends with the process.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[FlushResult]] = loop.create_future()
+
+        def settle(result: list[FlushResult] | None, error: BaseException | None) -> None:
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result or [])
+
+        def work() -> None:
+            try:
+                res, err = self.flush(), None
+            except BaseException as e:  # handed to the awaiting cycle, not lost in the thread
+                res, err = None, e
+            if not self.outbox.cancelled:
+                with contextlib.suppress(RuntimeError):  # the loop is gone: we were abandoned
+                    loop.call_soon_threadsafe(settle, res, err)
+
+        threading.Thread(target=work, name="simpul-flush", daemon=True).start()
+        if stop is None:
+            return await done
+
+        async def stop_and_grace() -> None:
+            await stop.wait()
+            await asyncio.sleep(STOP_GRACE)
+
+        stopper = asyncio.ensure_future(stop_and_grace())
+        try:
+            waits: list[asyncio.Future[Any]] = [done, stopper]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        if done.done():
+            return done.result()
+        self.outbox.cancel()
+        log.warning("poll: stopping without waiting for a sink that does not answer; "
+                    "undelivered points stay in the outbox")
+        out = []
+        for s in self.sinks:
+            b, n = self.outbox.pending(s.name)
+            out.append(FlushResult(s.name, pending_batches=b, pending_lines=n, error=STOPPED))
+        return out
 
     def flush(self) -> list[FlushResult]:
         return [self.outbox.flush(s) for s in self.sinks]

@@ -3,19 +3,35 @@
 Every referenced site, server, device, group, policy and secret exists; no name, address or
 prefix is used twice; addresses sit inside the address plan, in the supernet of the right
 purpose (Perbup Temanggung 83/2021 Pasal 21: Dinkominfo holds the IP numbering authority).
+
+Addresses: every prefix and address of every kind — site LANs, links, loopbacks, management,
+server and router interface addresses, and the allocations and reservations of ipam.yaml —
+is checked against the supernet of its purpose, and **every** pair that overlaps is reported
+(:mod:`simpul.inventory.addrspace`), each naming the other's file and line.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from ipaddress import IPv4Address, IPv4Network
 
-from simpul.inventory.models import Inventory, Snmp, re_name
+from simpul.inventory.addrspace import Use, conflicts, describe, inventory_uses, ipam_uses
+from simpul.inventory.models import IPAM_PURPOSES, LAN_PURPOSES, Inventory, Snmp, re_name
 from simpul.inventory.source import Loaded
 
-LAN_PURPOSE = {"opd": "opd_lan", "desa": "desa_lan", "kelurahan": "desa_lan"}
+SITE_PURPOSES: dict[str, tuple[str, ...]] = {
+    "opd": ("opd_lan",), "desa": ("desa_lan",), "kelurahan": ("desa_lan",),
+    "pusat-data": ("servers",), "drc": ("drc",), "noc": ("noc", "management", "servers"),
+}
+"""The supernet a site's LAN (and the addresses of its servers) must come from. Purposes the
+plan does not define are left out (a ``noc`` supernet is optional)."""
+LAN_SUPERNETS = ("opd_lan", "desa_lan", "servers", "drc", "noc")
+IFACE_PURPOSES: dict[str | None, tuple[str, ...]] = {
+    "link": ("links",), "loopback": ("loopbacks",), "mgmt": ("management",),
+    "lan": LAN_SUPERNETS, None: LAN_SUPERNETS,
+}
 # Linux user names an admin may not take: Debian's system accounts and the usual service users.
 RESERVED_USERS = frozenset({
     "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
@@ -37,8 +53,11 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
     plan = inv.plan.supernets
 
     def in_plan(addr: IPv4Address | IPv4Network, purposes: Iterable[str], path: tuple[str | int, ...]) -> None:
-        purposes = [x for x in purposes if x in plan]
+        wanted = list(purposes)
+        purposes = [x for x in wanted if x in plan]
         if not purposes:
+            names = " or ".join(f"plan.supernets.{x}" for x in wanted)
+            p(path, f"{addr}: the address plan has no supernet for it (add {names})")
             return
         for pur in purposes:
             net = plan[pur]  # type: ignore[index]
@@ -61,57 +80,53 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
     if inv.organisation.log_host and not exists("servers", inv.organisation.log_host):
         p(("organisation", "log_host"), f"unknown server '{inv.organisation.log_host}'")
 
-    # addresses: management and loopbacks unique across devices and servers
-    mgmt: dict[IPv4Address, str] = {}
+    # every host's management address in the management supernet (uniqueness: below)
     for kind, items in (("devices", inv.devices), ("servers", inv.servers)):
         for name, host in items.items():
             path = (kind, name)
             if not exists("sites", host.site):
                 p((*path, "site"), f"unknown site '{host.site}'")
-            if host.mgmt_ip in mgmt:
-                p((*path, "mgmt_ip"), f"{host.mgmt_ip} is already used by {mgmt[host.mgmt_ip]}")
-            else:
-                mgmt[host.mgmt_ip] = f"{kind[:-1]} {name}"
             in_plan(host.mgmt_ip, ["management"], (*path, "mgmt_ip"))
             snmp(host.snmp, (*path, "snmp"))
             for i, g in enumerate(host.groups):
                 if not exists("groups", g):
                     p((*path, "groups", i), f"unknown group '{g}'")
 
-    loops: dict[IPv4Address, str] = {}
     for name, d in inv.devices.items():
         secret(d.credential, ("devices", name, "credential"))
         if d.loopback is not None:
-            if d.loopback in loops:
-                p(("devices", name, "loopback"), f"{d.loopback} is already used by {loops[d.loopback]}")
-            loops[d.loopback] = name
             in_plan(d.loopback, ["loopbacks"], ("devices", name, "loopback"))
+        for ifname, itf in d.interfaces.items():
+            ipath = ("devices", name, "interfaces", ifname)
+            for key, addr in [("address", itf.address), *((("secondary", i), a)
+                              for i, a in enumerate(itf.secondary))]:
+                if addr is None:
+                    continue
+                kpath = (*ipath, *key) if isinstance(key, tuple) else (*ipath, key)
+                in_plan(addr.ip, IFACE_PURPOSES[itf.kind], kpath)
+                net = addr.network
+                if net.prefixlen <= 30 and addr.ip in (net.network_address, net.broadcast_address):
+                    p(kpath, f"{addr}: {addr.ip} is the {'network' if addr.ip == net.network_address else 'broadcast'} "
+                      f"address of {net}, not a host address")
 
-    # prefixes: links and site LANs, no duplicates or overlaps
-    prefixes: list[tuple[IPv4Network, str, tuple[str | int, ...]]] = []
     for name, link in inv.links.items():
         for end in ("a", "b"):
             dev = getattr(link, end).split(":", 1)[0]
             if not exists("devices", dev):
                 p(("links", name, end), f"unknown device '{dev}'")
         in_plan(link.prefix, ["links"], ("links", name, "prefix"))
-        prefixes.append((link.prefix, f"link {name}", ("links", name, "prefix")))
     for name, site in inv.sites.items():
         if site.lan is not None:
-            pur = LAN_PURPOSE.get(site.type)
-            purposes = [pur] if pur else ["servers", "drc", "opd_lan"]
-            in_plan(site.lan, purposes, ("sites", name, "lan"))
-            prefixes.append((site.lan, f"site {name}", ("sites", name, "lan")))
-    prefixes.sort(key=lambda t: (t[0].network_address, -t[0].prefixlen))
-    for (na, wa, _), (nb, wb, pb) in zip(prefixes, prefixes[1:], strict=False):
-        if na.overlaps(nb):
-            what = "is the same prefix as" if na == nb else "overlaps"
-            p(pb, f"{nb} {what} {na} of {wa}")
+            in_plan(site.lan, SITE_PURPOSES.get(site.type, LAN_SUPERNETS), ("sites", name, "lan"))
 
     for name, srv in inv.servers.items():
         secret(srv.ssh.key, ("servers", name, "ssh", "key"))
         if srv.address is not None:
-            in_plan(srv.address, ["servers", "drc"], ("servers", name, "address"))
+            srv_site = inv.sites.get(srv.site)
+            in_plan(srv.address, SITE_PURPOSES.get(srv_site.type if srv_site else "", ("servers", "drc")),
+                    ("servers", name, "address"))
+            if srv_site is not None and srv_site.lan is not None:
+                _host_in_lan(p, srv.address, srv_site.lan, f"site {srv.site}", ("servers", name, "address"))
         for i, pol_name in enumerate(srv.backup):
             if not exists("backup_policies", pol_name):
                 p(("servers", name, "backup", i), f"unknown backup policy '{pol_name}'")
@@ -198,6 +213,69 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
             p(("backup_policies", name, "encryption_key"),
               f"repository {pol.repository} on '{pol.destination}' is also used by policy "
               f"'{k[1]}' with key '{k[0]}'; one repository has one key")
+
+
+    _ipam_checks(inv, loaded, exists, in_plan)
+
+    # every overlapping pair of every kind, each naming the other's place
+    idx = loaded.list_index
+    uses: list[Use] = inventory_uses(inv) + ipam_uses(
+        inv.allocations, inv.reservations, idx.get("allocations"), idx.get("reservations"))
+    for x, u in conflicts(uses):
+        here, msg = describe(x, u)
+        other = u if here is x else x
+        o = loaded.where(other.path)
+        p(here.path, f"{msg} ({o.file}:{o.line})" if o.line else msg)
+
+
+def _host_in_lan(p: Callable[[tuple[str | int, ...], str], None], addr: IPv4Address,
+                 lan: IPv4Network, owner: str, path: tuple[str | int, ...]) -> None:
+    """A host address inside its LAN, and neither its network nor its broadcast address."""
+    if addr not in lan:
+        p(path, f"{addr} is not in the LAN of {owner} ({lan})")
+    elif lan.prefixlen <= 30 and addr in (lan.network_address, lan.broadcast_address):
+        what = "network" if addr == lan.network_address else "broadcast"
+        p(path, f"{addr} is the {what} address of {owner}'s LAN {lan}, not a host address")
+
+
+def _ipam_checks(inv: Inventory, loaded: Loaded, exists: Callable[[str, str], bool],
+                 in_plan: Callable[[IPv4Address | IPv4Network, Iterable[str], tuple[str | int, ...]], None]) -> None:
+    """ipam.yaml: each entry in the supernet of its purpose, at a site that exists, a host
+    address inside a LAN (its site's, or an allocated LAN block)."""
+    p = loaded.problem
+    idx = loaded.list_index
+    lan_blocks = [a.prefix for a in inv.allocations if a.prefix is not None and a.purpose in LAN_PURPOSES]
+    lan_blocks += [s.lan for s in inv.sites.values() if s.lan is not None]
+    for a, i in zip(inv.allocations, idx.get("allocations", range(len(inv.allocations))), strict=False):
+        path: tuple[str | int, ...] = ("allocations", i)
+        site = inv.sites.get(a.site) if a.site else None
+        if a.site and not exists("sites", a.site):
+            p((*path, "site"), f"unknown site '{a.site}'")
+        if a.prefix is not None and a.purpose in IPAM_PURPOSES:
+            in_plan(a.prefix, [IPAM_PURPOSES[a.purpose][0]], (*path, "prefix"))
+        elif a.address is not None:
+            if site is not None and site.lan is not None:
+                _host_in_lan(p, a.address, site.lan, f"site {a.site}", (*path, "address"))
+            elif site is not None:
+                p((*path, "site"), f"site '{a.site}' has no LAN (sites.{a.site}.lan) to hold {a.address}")
+            else:
+                lan = next((b for b in lan_blocks if a.address in b), None)
+                if lan is None:
+                    p((*path, "address"), f"{a.address} is in no LAN (a site LAN or an allocated LAN "
+                      "block); host addresses are allocated inside a LAN")
+                else:
+                    _host_in_lan(p, a.address, lan, "the block", (*path, "address"))
+    supernets = list(inv.plan.supernets.values())
+    for r, i in zip(inv.reservations, idx.get("reservations", range(len(inv.reservations))), strict=False):
+        path = ("reservations", i)
+        lo, hi = r.bounds()
+        if r.site and not exists("sites", r.site):
+            p((*path, "site"), f"unknown site '{r.site}'")
+        site = inv.sites.get(r.site) if r.site else None
+        if site is not None and site.lan is not None and not (lo in site.lan and hi in site.lan):
+            p(path, f"{r.label} is not in the LAN of site {r.site} ({site.lan})")
+        if not any(lo in n and hi in n for n in supernets):
+            p(path, f"{r.label} is not inside any supernet of the address plan")
 
 
 def _td(td: timedelta) -> str:

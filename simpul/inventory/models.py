@@ -154,11 +154,154 @@ class Plan(Strict):
 
     @model_validator(mode="after")
     def _no_overlap(self) -> Plan:
-        items = sorted(self.supernets.items(), key=lambda kv: kv[1])
-        for (a, na), (b, nb) in zip(items, items[1:], strict=False):
-            if na.overlaps(nb):
-                raise ValueError(f"supernets '{a}' ({na}) and '{b}' ({nb}) overlap")
+        # every pair, not only neighbours in sorted order: one large supernet may cover several
+        items = list(self.supernets.items())
+        pairs = [f"'{a}' ({na}) and '{b}' ({nb})" for i, (a, na) in enumerate(items)
+                 for b, nb in items[i + 1:] if na.overlaps(nb)]
+        if pairs:
+            raise ValueError(f"supernets overlap: {'; '.join(pairs)} (each purpose needs its own range)")
         return self
+
+
+# --- IP allocations and reservations (ipam.yaml, written by ``simpul ipam``) -----------------
+
+IPAM_PURPOSES: dict[str, tuple[Purpose, str | None, int | None]] = {
+    "opd-lan": ("opd_lan", "opd", None),
+    "desa-lan": ("desa_lan", "desa", None),
+    "kelurahan-lan": ("desa_lan", "kelurahan", None),
+    "link": ("links", "link", 30),
+    "loopback": ("loopbacks", "loopback", 32),
+    "server-lan": ("servers", None, None),
+    "drc-lan": ("drc", None, None),
+    "management": ("management", None, 32),
+}
+"""Allocation purpose -> (plan supernet, ``plan.sizes`` key, built-in default prefix length)."""
+
+LAN_PURPOSES = frozenset({"opd-lan", "desa-lan", "kelurahan-lan", "server-lan", "drc-lan"})
+"""Purposes whose blocks are LANs: host addresses are allocated inside them."""
+
+ReservationKind = Literal["dhcp", "gateway", "keep-free"]
+
+
+def _one_line(v: str) -> str:
+    if not v.isprintable():
+        raise ValueError("must be one line of printable text (no line breaks, tabs or control characters)")
+    return v
+
+
+OneLine = Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(_one_line)]
+"""Free text on one line (every IPAM entry is one line of ipam.yaml)."""
+
+
+def parse_range(v: Any) -> str:
+    """``10.199.16.100-10.199.16.150`` (first-last, inclusive), normalised."""
+    if not isinstance(v, str) or v.count("-") != 1:
+        raise ValueError(f"'{v}' is not an address range; write FIRST-LAST, e.g. 10.1.2.100-10.1.2.150")
+    a, b = (IPv4Address(x.strip()) for x in v.split("-"))
+    if a > b:
+        raise ValueError(f"range {v}: the first address is after the last")
+    return f"{a}-{b}"
+
+
+def range_bounds(r: str) -> tuple[IPv4Address, IPv4Address]:
+    a, b = r.split("-")
+    return IPv4Address(a), IPv4Address(b)
+
+
+AddressRange = Annotated[str, BeforeValidator(parse_range)]
+
+
+class IpamEntry(Strict):
+    """What every line of ipam.yaml records: the space, for what, who, when and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+    prefix: IPv4Network | None = None
+    address: IPv4Address | None = None
+    for_: OneLine | None = Field(default=None, alias="for",
+                                 description="what it is for: a site, device, server, link or a planned one")
+    site: Name | None = Field(default=None, description="the site it belongs to (must exist)")
+    by: OneLine = Field(description="who allocated it (user@host)")
+    at: datetime = Field(description="when (UTC)")
+    why: OneLine = Field(description="why: the request, letter or ticket")
+
+    def space(self) -> IPv4Network:
+        """The addresses this entry covers as a network (an address is a /32)."""
+        if self.prefix is not None:
+            return self.prefix
+        return IPv4Network(f"{self.address}/32")
+
+    @property
+    def label(self) -> str:
+        return str(self.prefix if self.prefix is not None else self.address)
+
+
+class Allocation(IpamEntry):
+    """A block from a supernet (``prefix`` + ``purpose``) or a host address inside a LAN
+    (``address``, usually with ``site``)."""
+
+    purpose: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Allocation:
+        if (self.prefix is None) == (self.address is None):
+            raise ValueError("give exactly one of prefix: (a block) or address: (a host address)")
+        if self.for_ is None:
+            raise ValueError("for: is missing (what the allocation is for)")
+        if self.prefix is not None:
+            if self.purpose not in IPAM_PURPOSES:
+                raise ValueError(f"purpose: {self.purpose!r} is not one of {', '.join(IPAM_PURPOSES)}")
+        elif self.purpose not in (None, "host"):
+            raise ValueError("a host address has no purpose (it takes the LAN's)")
+        return self
+
+
+class Reservation(IpamEntry):
+    """Space kept out of allocation: a DHCP pool, gateway addresses, a range kept free."""
+
+    range: AddressRange | None = None
+    kind: ReservationKind
+
+    @model_validator(mode="after")
+    def _shape(self) -> Reservation:
+        if sum(x is not None for x in (self.prefix, self.address, self.range)) != 1:
+            raise ValueError("give exactly one of prefix:, address: or range:")
+        return self
+
+    def bounds(self) -> tuple[IPv4Address, IPv4Address]:
+        if self.range is not None:
+            return range_bounds(self.range)
+        net = self.space()
+        return net.network_address, net.broadcast_address
+
+    @property
+    def label(self) -> str:
+        return self.range if self.range is not None else super().label
+
+
+class Released(Strict):
+    """An allocation or reservation that was given back: kept for the history."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+    was: Literal["allocation", "reservation"]
+    prefix: IPv4Network | None = None
+    address: IPv4Address | None = None
+    range: AddressRange | None = None
+    purpose: str | None = None
+    kind: ReservationKind | None = None
+    for_: OneLine | None = Field(default=None, alias="for")
+    site: Name | None = None
+    by: OneLine
+    at: datetime
+    why: OneLine
+    released_by: OneLine
+    released_at: datetime
+    released_why: OneLine
+
+    @property
+    def label(self) -> str:
+        return str(self.prefix or self.address or self.range)
 
 
 # --- SNMP ------------------------------------------------------------------------------------
@@ -268,9 +411,24 @@ class Hardening(Strict):
     ip_forward: bool = Field(default=False, description="host routes or runs containers")
 
 
+def _tag_text(v: str) -> str:
+    if any(not c.isprintable() and c != " " for c in v) or "\\" in v:
+        raise ValueError("is written on every monitoring point as a tag: one line of text without "
+                         "tabs, control characters or backslashes")
+    if v != v.strip():
+        raise ValueError("has spaces at the start or end")
+    return v
+
+
+TagText = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_tag_text)]
+"""Free text that becomes a time-series tag (line protocol cannot carry line breaks in a tag, and
+InfluxDB 1.x and VictoriaMetrics read some backslashes differently): commas, spaces, quotes and
+any Unicode are fine."""
+
+
 class Server(Strict):
     site: Name
-    role: str = Field(min_length=1)
+    role: TagText
     mgmt_ip: IPv4Address
     address: IPv4Address | None = Field(default=None, description="data-plane (service) address")
     os: Literal["debian-12", "debian-11", "ubuntu-22.04", "ubuntu-24.04"] = "debian-12"
@@ -603,6 +761,9 @@ class Inventory(Strict):
     admins: dict[Name, Admin] = {}
     services: dict[Name, Service] = {}
     backup_policies: dict[Name, BackupPolicy] = {}
+    allocations: list[Allocation] = Field(default=[], description="ipam.yaml: blocks and host addresses given out")
+    reservations: list[Reservation] = Field(default=[], description="ipam.yaml: DHCP pools, gateways, ranges kept free")
+    released: list[Released] = Field(default=[], description="ipam.yaml: history of what was given back")
     source: str = Field(default="", exclude=True, description="directory it was loaded from")
 
     def sites_of_type(self, *types: str) -> dict[str, Site]:

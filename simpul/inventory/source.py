@@ -15,8 +15,34 @@ import yaml
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_NODES = 2_000_000
+# No inventory value is nested more than a handful of levels; a limit here keeps every later step
+# (inheritance, deep merges, validation, JSON output) far from Python's recursion limit.
+MAX_DEPTH = 40
 # libyaml's parser is ~10x faster than the pure-Python one and keeps line marks.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+_resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[misc]
+    """The safe loader with its implicit-tag resolution memoised: for a scalar it is a pure
+    function of (value, implicit) — the safe loader has no path resolvers — and an inventory
+    repeats the same values (group names, media, roles) thousands of times."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode:
+            key = (value, implicit)
+            tag = _resolved.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_resolved) > 100_000:
+                    _resolved.clear()
+                _resolved[key] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+_LOADER = _Loader
 
 KeyPath = tuple[str | int, ...]
 
@@ -120,6 +146,11 @@ def _build(
     if budget.nodes > MAX_NODES:
         raise _TooBig
     origins.setdefault(path, Origin(display, node.start_mark.line + 1))
+    if len(path) > MAX_DEPTH and isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        problems.append(Problem(display, node.start_mark.line + 1, dotted(path[:8]) + "...",
+                                f"nested more than {MAX_DEPTH} levels deep (the inventory never "
+                                "needs that; a runaway alias or generated file?)"))
+        return None
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         seen: dict[str, int] = {}
@@ -150,6 +181,8 @@ def _build(
         ]
     assert isinstance(node, yaml.ScalarNode)
     assert budget.loader is not None
+    if node.tag == _STR:
+        return node.value  # what SafeConstructor.construct_yaml_str returns, without the call
     try:
         return budget.loader.construct_object(node, deep=True)
     except yaml.YAMLError as e:
@@ -165,6 +198,8 @@ class Loaded:
     data: dict[str, Any] = field(default_factory=dict)
     origins: dict[KeyPath, Origin] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    list_index: dict[str, list[int]] = field(default_factory=dict)
+    """For each list section (ipam.yaml): the position in the file of every entry that validated."""
 
     def where(self, path: KeyPath) -> Origin:
         p = tuple(path)

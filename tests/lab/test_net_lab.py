@@ -135,7 +135,9 @@ def _inv_copy(tmp_path: Path, old: str, new: str, file: str) -> object:
 
 
 def test_push_that_drops_the_noc_from_the_acl_is_rolled_back(net: LabEnv, tmp_path: Path) -> None:
-    inv = _inv_copy(tmp_path, "noc_ranges: [169.254.100.0/24]", "noc_ranges: [169.254.200.0/24]",
+    # a NOC range that holds the servers' management addresses (so 'inventory check' accepts it)
+    # but not the NOC host itself (169.254.100.1): the router's ACL would shut the NOC out
+    inv = _inv_copy(tmp_path, "noc_ranges: [169.254.100.0/24]", "noc_ranges: [169.254.100.48/28]",
                     "organisation.yaml")
     before = _running(net, "desa-kemloko")
     [r] = push(inv, ["desa-kemloko"], net.st.known_hosts, PushOptions(apply=True, revert_in=20))  # type: ignore[arg-type]

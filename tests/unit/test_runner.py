@@ -152,7 +152,7 @@ def test_async_runner_bounds_and_stops() -> None:
         return rs, peak
 
     rs, peak = asyncio.run(main())
-    assert peak <= 3
+    assert peak == 3  # bounded, and really concurrent (a serial runner would give 1)
     done = [r.target for r in rs]
     assert done[:5] == ["0", "1", "2", "3", "4"] and len(done) < 20
     assert next(r for r in rs if r.target == "2").status is Status.UNREACHABLE
