@@ -594,3 +594,83 @@ def ipam_reconcile(ctx: BuildContext) -> Evidence:
     return Evidence("ipam-reconcile", "partial" if down else "ok",
                     t(f"{len(seen)} router dibaca: {verdict_id}{note.id}",
                       f"{len(seen)} routers read: {verdict_en}{note.en}"), [art])
+
+
+# --- backups and drills at the DRC ---------------------------------------------------------
+
+
+@producer("backup-status")
+def backup_status(ctx: BuildContext) -> Evidence:
+    """Every backup job judged at the DRC now: newest snapshot age against the RPO, size, dedup,
+    last integrity check (read-only: the gauge file of 'simpul backup status' is not written)."""
+    from simpul.drc.backup_cli import collect_status
+
+    if not ctx.inv.backup_policies:
+        return Evidence("backup-status", "gap", t("tidak ada kebijakan cadangan", "no backup policies"))
+    if ctx.known_hosts is None:
+        return Evidence("backup-status", "failed", t("tidak ada known_hosts untuk kunci host server",
+                                                     "no known_hosts pins the servers' host keys"))
+    statuses, now = collect_status(ctx.inv, ctx.known_hosts, None)
+    rows = [s.to_dict() for s in statuses]
+    art = ctx.write("backup-status", "status-cadangan.json", _json({"now": now.isoformat(), "jobs": rows}),
+                    t("Status cadangan di DRC (umur, ukuran, deduplikasi, pemeriksaan)",
+                      "Backups at the DRC (age, size, dedup, integrity check)"))
+    fresh = [s for s in statuses if s.ok]
+    unreachable = [f"{s.policy}@{s.host}" for s in statuses if s.verdict == "unreachable"]
+    stale = [f"{s.policy}@{s.host} ({s.verdict})" for s in statuses
+             if not s.ok and s.verdict != "unreachable"]
+    bad_id = f"; bermasalah: {', '.join(stale)}" if stale else ""
+    bad_en = f"; not ok: {', '.join(stale)}" if stale else ""
+    status: Status = "partial" if unreachable else "ok"
+    return Evidence("backup-status", status,
+                    t(f"{len(fresh)} dari {len(statuses)} pekerjaan cadangan segar dan terperiksa{bad_id}",
+                      f"{len(fresh)} of {len(statuses)} backup jobs fresh and checked{bad_en}"), [art])
+
+
+def _drills(ctx: BuildContext, kind: str, rows_of: Callable[[dict[str, Any]], list[Any]],
+            header: list[str]) -> Evidence:
+    """The drills of ``kind`` in the period: a CSV of all, and each one's Berita Acara."""
+    import shutil
+
+    hist = ctx.settings.state_dir / "drills" / kind / "history.jsonl"
+    name = f"{kind}-drills"
+    entries = []
+    for line in hist.read_text().splitlines() if hist.exists() else []:
+        try:
+            x = json.loads(line)
+            when = datetime.fromisoformat(str(x["started"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+        if ctx.period.start <= when.astimezone(ZoneInfo(ctx.tz)).date() < ctx.period.end:
+            entries.append(x)
+    what_id = {"restore": "uji pemulihan", "failover": "uji failover"}.get(kind, kind)
+    what_en = {"restore": "restore drill", "failover": "failover drill"}.get(kind, kind)
+    if not entries:
+        return Evidence(name, "gap", t(f"tidak ada {what_id} dalam periode {ctx.period.label}",
+                                       f"no {what_en} in the period {ctx.period.label}"))
+    arts = [ctx.write(name, "riwayat.csv", _csv(header, [rows_of(x) for x in entries]),
+                      t(f"Riwayat {what_id} dalam periode", f"{what_en.capitalize()}s of the period"))]
+    for x in entries:
+        report = Path(str(x.get("report", "")))
+        if report.is_file():
+            dst = ctx.dir(name) / f"{x.get('drill', report.parent.name)}.html"
+            shutil.copyfile(report, dst)
+            arts.append(Artefact(str(dst.relative_to(ctx.out)),
+                                 t(f"Berita Acara {x.get('service')} {str(x['started'])[:10]} ({x.get('result')})",
+                                   f"Drill report {x.get('service')} {str(x['started'])[:10]} ({x.get('result')})")))
+    passed = sum(1 for x in entries if str(x.get("result")).lower() in ("pass", "passed", "lulus"))
+    last = entries[-1]
+    return Evidence(name, "ok",
+                    t(f"{len(entries)} {what_id}, {passed} lulus; terakhir {str(last['started'])[:10]} "
+                      f"({last.get('service')}: {last.get('result')})",
+                      f"{len(entries)} {what_en}(s), {passed} passed; last {str(last['started'])[:10]} "
+                      f"({last.get('service')}: {last.get('result')})"), arts)
+
+
+@producer("restore-drills")
+def restore_drills(ctx: BuildContext) -> Evidence:
+    """Restore drills of the period with measured RTO/RPO and their Berita Acara Uji Pemulihan."""
+    return _drills(ctx, "restore",
+                   lambda x: [x.get("drill"), x.get("service"), x.get("started"), x.get("result"),
+                              x.get("rto_s"), x.get("rpo_s"), x.get("findings")],
+                   ["drill", "service", "started", "result", "rto_s", "rpo_s", "findings"])

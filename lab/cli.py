@@ -295,3 +295,43 @@ def link_degrade(app: AppContext, json_: bool, name: str, loss: float | None, ra
         state = wan.degrade(st, topo, name, loss=loss,
                             rate_mbit=wan.parse_rate(rate) if rate else None, clear=clear)
     _link_result(app, json_, name, state, "degrade")
+
+
+# --- lab seed (issue 13: data for backups and restore drills; lab/seed.py) --------------------
+
+
+@lab.command("seed")
+@inventory_option
+@click.option("--scale", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="Size multiplier (1: ~150 MB PostgreSQL, ~80 MB MariaDB, ~60 MB files).")
+@json_option
+@click.pass_context
+@pass_app
+def seed_cmd(app: AppContext, ctx: click.Context, json_: bool, inventory: Path | None,
+             scale: int) -> None:
+    """Put SIMPEG-like data on the Pusat Data servers: PostgreSQL 'simpeg' on pd-db, MariaDB
+    'absensi' and /srv/simpeg/uploads on pd-app (idempotent; ~1 s when already seeded).
+
+    \b
+    Example:
+      sudo simpul lab up && sudo simpul lab seed
+    """
+    from simpul.results import exit_code_for
+    from simpul.ssh import known_hosts_path
+
+    from .seed import seed
+
+    results = seed(_inv(app, inventory), known_hosts_path(None, orchestrate.state().known_hosts),
+                   scale=scale)
+    for r in results:
+        if r.changed or r.failed:
+            app.record("lab.seed", r.target, str(r.status), refs=REFS,
+                       params={"scale": scale, "message": r.message})
+    if app.want_json(json_):
+        print_json([r.to_dict() for r in results])
+    else:
+        table("lab data", ["server", "status", "what", "seconds"],
+              [[r.target, str(r.status), r.message, f"{r.seconds:.1f}"] for r in results])
+    code = exit_code_for(results)
+    if code:
+        ctx.exit(int(code))

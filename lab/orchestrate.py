@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from simpul import labinfo
+from simpul.errors import UsageError
 from simpul.inventory.loader import load_inventory
 from simpul.inventory.models import Inventory
 from simpul.results import Result, Status
@@ -445,8 +446,8 @@ def reset(inv: Inventory | None = None, names: list[str] | None = None, *,
     chosen = list(names or topo.servers)
     unknown = [n for n in chosen if n not in topo.servers]
     if unknown:
-        raise nx.LabError(f"not a lab server: {', '.join(unknown)}",
-                          hint=f"lab servers: {', '.join(topo.servers)}")
+        raise UsageError(f"not a lab server: {', '.join(unknown)}",
+                         hint=f"lab servers: {', '.join(topo.servers)}")
     with _locked(st):
         running = bool(lab_namespaces())
         image = ensure_image(image_cache()) if running else None

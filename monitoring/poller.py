@@ -28,6 +28,7 @@ from simpul.runner import Hook
 
 from .devicepoll import DevicePoll, derive, poll_cycle, to_lines
 from .engine import SnmpEngine
+from .gauges import gauge_lines
 from .icmp import PingResult, ping_many
 from .ledger import Ledger, LedgerEvent
 from .lineproto import line
@@ -236,6 +237,8 @@ class Poller:
                 )
             new_state.setdefault(h.name, dict(state.get(h.name, {})))["available"] = up
 
+        # gauge files other jobs leave for the NOC (e.g. backup freshness; monitoring/gauges.py)
+        lines += gauge_lines(self.state_dir / "gauges", started)
         rep.lines = len(lines)
         # Durability order: data on disk first, then the bookkeeping that refers to it.
         self.outbox.put([s.name for s in self.sinks], lines)  # no sink: kept for a later one

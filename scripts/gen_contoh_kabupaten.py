@@ -427,8 +427,8 @@ groups:
     server("drc-db-02", "drc", "db-standby", ["ssh", "postgresql", "snmp"])
     server("drc-app-01", "drc", "app", ["ssh", "http", "snmp"])
     server("drc-web-01", "drc", "web", ["ssh", "http", "https", "snmp"])
-    server("drc-backup-01", "drc", "backup", ["ssh", "snmp"])
-    server("drc-backup-02", "drc", "backup", ["ssh", "snmp"])
+    server("drc-backup-01", "drc", "backup", ["ssh", "snmp", "restic-rest"])
+    server("drc-backup-02", "drc", "backup", ["ssh", "snmp", "restic-rest"])
 
     services = {
         "portal": {

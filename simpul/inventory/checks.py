@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from ipaddress import IPv4Address, IPv4Network
 
 from simpul.inventory.addrspace import Use, conflicts, describe, inventory_uses, ipam_uses
@@ -198,6 +199,39 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
             p(("backup_policies", name, "destination"),
               f"server '{pol.destination}' is at site '{dest.site}', not at the DRC "
               "(backups must leave the Pusat Data: Pergub Kalteng 24/2022 Pasal 14)")
+        if dest is not None and not any(s.partition("/")[0] == "restic-rest" for s in dest.services):
+            p(("backup_policies", name, "destination"),
+              f"server '{pol.destination}' does not list the service restic-rest (the append-only "
+              "repository server the Pusat Data writes to); add restic-rest to its services: so "
+              "the firewall admits it")
+        if pol.service is not None:
+            served = inv.services.get(pol.service)
+            if served is None and not exists("services", pol.service):
+                p(("backup_policies", name, "service"), f"unknown service '{pol.service}'")
+            elif served is not None and pol.every > served.rpo:
+                p(("backup_policies", name, "every"),
+                  f"a backup every {_td(pol.every)} cannot meet service '{pol.service}''s RPO of "
+                  f"{_td(served.rpo)} (the newest backup may be up to 'every' old)")
+        if not any(name in srv.backup for srv in inv.servers.values()):
+            p(("backup_policies", name), "no server lists this policy (servers.<name>.backup)")
+
+    # repositories: one parent directory per destination (the append-only server's root), one
+    # key per repository (several policies may share one, each with its own retention)
+    roots: dict[str, tuple[str, str]] = {}
+    keys: dict[tuple[str, str], tuple[str, str]] = {}
+    for name, pol in inv.backup_policies.items():
+        parent, _, repo = pol.repository.rpartition("/")
+        have = roots.setdefault(pol.destination, (parent, name))
+        if have[0] != parent:
+            p(("backup_policies", name, "repository"),
+              f"{pol.repository}: every repository on '{pol.destination}' must sit in one "
+              f"directory ({have[0]}/..., as in policy '{have[1]}')")
+        k = keys.setdefault((pol.destination, repo), (pol.encryption_key, name))
+        if k[0] != pol.encryption_key:
+            p(("backup_policies", name, "encryption_key"),
+              f"repository {pol.repository} on '{pol.destination}' is also used by policy "
+              f"'{k[1]}' with key '{k[0]}'; one repository has one key")
+
 
     _ipam_checks(inv, loaded, exists, in_plan)
 
@@ -260,3 +294,13 @@ def _ipam_checks(inv: Inventory, loaded: Loaded, exists: Callable[[str, str], bo
             p(path, f"{r.label} is not in the LAN of site {r.site} ({site.lan})")
         if not any(lo in n and hi in n for n in supernets):
             p(path, f"{r.label} is not inside any supernet of the address plan")
+
+
+def _td(td: timedelta) -> str:
+    secs = int(td.total_seconds())
+    out = ""
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if secs >= n:
+            out += f"{secs // n}{unit}"
+            secs %= n
+    return out or "0s"

@@ -602,39 +602,141 @@ class Service(Strict):
     critical: bool = False
 
 
+DbName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")]
+CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+
+
+def cron_for_every(every: timedelta, offset: int = 0) -> str | None:
+    """The cron line (5 fields) that runs a job every ``every``, or None when cron cannot say it.
+
+    Periods that divide an hour (``15m``), a day (``6h``) or are one day (``1d``) can be
+    scheduled; ``offset`` (any integer, e.g. a hash of the job name) spreads jobs over the
+    period so that every server does not start its backup at the same second.
+    """
+    secs = int(every.total_seconds())
+    if secs <= 0 or secs % 60:
+        return None
+    minutes = secs // 60
+    if minutes < 60 and 60 % minutes == 0:
+        m = offset % minutes
+        return f"{m}-59/{minutes} * * * *" if minutes > 1 else "* * * * *"
+    if minutes % 60 == 0 and minutes < 24 * 60 and (24 * 60) % minutes == 0:
+        hours = minutes // 60
+        return f"{offset % 60} {(offset // 60) % hours}-23/{hours} * * *"
+    if minutes == 24 * 60:
+        # daily at night, 01:00-04:59, outside office hours of the OPDs
+        return f"{offset % 60} {1 + (offset // 60) % 4} * * *"
+    return None
+
+
 class BackupSource(Strict):
-    type: Literal["paths", "postgres"]
-    paths: list[str] = []
-    database: str | None = None
+    """One thing a backup policy protects, on every server that lists the policy.
+
+    ``paths``: directories/files (a per-file sha256 manifest is recorded at backup time);
+    ``postgres``: one database (or ``all``) dumped consistently as the local ``postgres`` user;
+    ``mariadb``/``mysql``: one database (or ``all``) dumped with ``--single-transaction`` as the
+    local root over the unix socket. Row counts and a content checksum of every table are
+    recorded in the same snapshot as the dump, so a restore can be verified table by table.
+    """
+
+    type: Literal["paths", "postgres", "mariadb", "mysql"]
+    paths: list[Annotated[str, StringConstraints(pattern=r"^/\S*$")]] = Field(
+        default=[], description="absolute paths (paths sources)")
+    exclude: list[str] = Field(default=[], description="restic exclude patterns (paths sources)")
+    database: DbName | None = Field(default=None, description="database name, or 'all'")
+    port: Port | None = Field(default=None, description="local port of the database server "
+                              "(default: postgres 5432, mariadb the default socket)")
+    on: Literal["primary", "any"] = Field(
+        default="primary", description="databases: dump only where the local server is the "
+        "primary (a standby skips the run), or on any server")
+    smoke_query: str | None = Field(
+        default=None, description="databases: a read-only query a restore drill runs against "
+        "the restored copy (default: count the rows of the largest table)")
 
     @model_validator(mode="after")
     def _complete(self) -> BackupSource:
-        if self.type == "paths" and not self.paths:
-            raise ValueError("a paths source needs paths:")
-        if self.type == "postgres" and not self.database:
-            raise ValueError("a postgres source needs database:")
+        if self.type == "paths":
+            if not self.paths:
+                raise ValueError("a paths source needs paths:")
+            if self.database or self.port or self.smoke_query:
+                raise ValueError("database/port/smoke_query are for database sources")
+        else:
+            if not self.database:
+                raise ValueError(f"a {self.type} source needs database: (a name, or all)")
+            if self.paths or self.exclude:
+                raise ValueError("paths/exclude are for paths sources")
         return self
 
 
 class Retention(Strict):
+    """How many snapshots the DRC keeps (restic ``forget`` semantics, run at the DRC only)."""
+
+    last: Annotated[int, Field(ge=0)] = 0
+    hourly: Annotated[int, Field(ge=0)] = 0
     daily: Annotated[int, Field(ge=0)] = 7
     weekly: Annotated[int, Field(ge=0)] = 4
     monthly: Annotated[int, Field(ge=0)] = 12
     yearly: Annotated[int, Field(ge=0)] = 0
     within: Duration | None = None
 
+    @model_validator(mode="after")
+    def _keeps_something(self) -> Retention:
+        if not (self.last or self.hourly or self.daily or self.weekly or self.monthly
+                or self.yearly or self.within):
+            raise ValueError("a retention that keeps nothing would delete every backup; "
+                             "give at least one of last/hourly/daily/weekly/monthly/yearly/within")
+        return self
+
 
 class BackupPolicy(Strict):
-    """What to back up, how often, how long to keep it, and where (the DRC)."""
+    """What to back up, how often, how long to keep it, and where (the DRC).
+
+    Perbup Temanggung 83/2021 Pasal 15 (periodic backups, supervised by Dinkominfo); Pergub
+    Jambi 12/2022 Pasal 26(1)(e) (period and media per data set), 24(4) (backup copies and
+    recovery); Pergub Kalteng 24/2022 Pasal 11(2)(b), 14 (the DRC holds the copy).
+    """
 
     description: str | None = None
+    service: Name | None = Field(default=None, description="the service whose RPO/RTO this "
+                                 "policy serves (restore drills and freshness are judged by it)")
     sources: list[BackupSource] = Field(min_length=1)
     every: Duration = Field(description="backup period; the newest backup may not be older than this")
+    schedule: str | None = Field(default=None, description="cron schedule (5 fields) overriding "
+                                 "the one derived from every")
     retention: Retention = Retention()
     destination: Name = Field(description="server at the DRC that holds the repository")
-    repository: str = Field(min_length=1, description="repository path on the destination")
+    repository: Annotated[str, StringConstraints(pattern=r"^/\S+/[a-z0-9][a-z0-9-]{0,62}$")] = Field(
+        description="repository path on the destination, e.g. /srv/restic/simpeg (its last "
+                    "component names the repository)")
     encryption_key: SecretName
     verify: Literal["metadata", "read-data", "read-data-subset"] = "read-data-subset"
+    verify_every: Duration = Field(default=timedelta(days=1), description="how often the DRC "
+                                   "checks the repository's integrity")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        fields = v.split()
+        if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
+            raise ValueError(f"'{v}' is not a cron schedule of 5 fields (e.g. '30 1 * * *')")
+        return " ".join(fields)
+
+    @model_validator(mode="after")
+    def _schedulable(self) -> BackupPolicy:
+        if self.schedule is None and cron_for_every(self.every) is None:
+            raise ValueError(f"every: {_fmt_td(self.every)} cannot be scheduled with cron; use a "
+                             "period that divides an hour or a day (15m, 6h, 1d) or give schedule:")
+        return self
+
+
+def _fmt_td(td: timedelta) -> str:
+    s = int(td.total_seconds())
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return "".join(f"{v}{u}" for v, u in ((d, "d"), (h, "h"), (m, "m"), (s, "s")) if v) or "0s"
 
 
 # --- groups and defaults --------------------------------------------------------------------

@@ -68,3 +68,25 @@ def test_lab_publishes_its_facts_for_the_other_domains(lab_env: LabEnv) -> None:
                                      "influx-v2+http://127.0.0.1:18428?bucket=simpul&org=lab"]
     # another inventory is not the lab's
     assert labinfo.for_inventory(Path("inventory/contoh-kabupaten")) is None
+
+
+def test_lab_reset_gives_a_fresh_disk_and_keeps_the_host_key(lab_env: LabEnv, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    if not lab_env.servers:
+        pytest.skip("servers are not available")
+    marker = "/var/tmp/simpul-reset-marker"
+    cp = lab_env.ssh("pd-web", f"sudo -n touch {marker} && test -e {marker} && echo there")
+    assert cp.stdout.strip() == "there", cp.stderr
+    keys_before = lab_env.st.known_hosts.read_text()
+    cfg = tmp_path / "simpul.toml"
+    cfg.write_text(f'oplog_path = "{tmp_path / "ops.jsonl"}"\n')
+    assert main(["--config", str(cfg), "lab", "reset", "-q", "pd-web"]) == ExitCode.OK
+    cp = lab_env.ssh("pd-web", f"test -e {marker} && echo there || echo gone")
+    assert cp.returncode == 0 and cp.stdout.strip() == "gone", cp.stderr  # same pinned host key
+    assert lab_env.st.known_hosts.read_text() == keys_before
+    assert [(r["action"], r["target"]) for r in OpLog(tmp_path / "ops.jsonl").records()] == [
+        ("lab.reset", "pd-web")]
+    capsys.readouterr()
+    assert main(["lab", "reset", "no-such-server"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "not a lab server: no-such-server" in err and "pd-web" in err

@@ -24,7 +24,7 @@ from simpul.settings import Settings
 
 OFFLINE = ["inventory-extract", "controls-catalog", "topology-overview", "backup-policies",
            "service-targets", "oplog-extract", "sla-monthly", "router-intended", "router-backup-history",
-           "harden-audit-history", "topology-sites", "ipam-plan"]
+           "harden-audit-history", "topology-sites", "ipam-plan", "restore-drills"]
 SECRETS = {"router-password": "R0uter-Passw0rd-7x", "snmp-community": "c0mmunity-9q",
            "snmp-auth": "auth-K3y-55", "snmp-priv": "priv-K3y-66", "restic-password": "restic-Pw-88"}
 
@@ -95,6 +95,14 @@ def world(lab_copy: Path, tmp_path: Path) -> dict[str, Path]:
         ledger.observe([(h, not (h == "desa-kemloko" and 20 <= k < 30), at)
                         for h in [*inv.devices, *inv.servers]], max_gap=180)
     ledger.close()
+    # one restore drill this year, as 'simpul drill restore --execute' records it
+    drill_dir = state / "drills" / "restore" / "d1"
+    drill_dir.mkdir(parents=True)
+    (drill_dir / "berita-acara.html").write_text("<html><body>Berita Acara Uji Pemulihan</body></html>")
+    (state / "drills" / "restore" / "history.jsonl").write_text(json.dumps({
+        "drill": "d1", "service": "simpeg", "result": "passed",
+        "started": datetime.now(UTC).isoformat(timespec="seconds"), "rto_s": 7.8, "rpo_s": 5.8,
+        "findings": 0, "report": str(drill_dir / "berita-acara.html")}) + "\n")
     log = OpLog(state / "oplog.jsonl")
     for i in range(4):
         log.append(action="harden.apply", target=f"pd-{i}", result="changed",
@@ -143,6 +151,9 @@ def test_built_pack_verifies_and_says_what_it_holds(world: dict[str, Path], tmp_
     # the hour of data may straddle a month boundary: look at every month's desa report
     desa = "".join(p.read_text() for p in (pack / "artefacts/sla-monthly").glob("sla-*-desa.csv"))
     assert "desa-kemloko" in desa
+    drills = by["DRC-02"]["evidence"]["effectiveness"][0]
+    assert drills["status"] == "ok" and "1 restore drill(s), 1 passed" in drills["summary"]["en"]
+    assert "Berita Acara Uji Pemulihan" in (pack / "artefacts/restore-drills/d1.html").read_text()
     # the one documented command works without Simpul
     cp = subprocess.run("ssh-keygen -Y verify -f allowed_signers -I lab.simpul.test -n simpul-evidence "
                         "-s SHA256SUMS.sig < SHA256SUMS && sha256sum -c --strict --quiet SHA256SUMS",

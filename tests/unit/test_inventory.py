@@ -95,7 +95,7 @@ def test_inline_secret_is_refused(lab_copy: Path) -> None:
 
 def test_unknown_secret_group_and_policy(lab_copy: Path) -> None:
     edit(lab_copy / "organisation.yaml", "credential: lab-router-password", "credential: no-such-secret")
-    edit(lab_copy / "servers.yaml", "backup: [simpeg-db-harian]", "backup: [nope]")
+    edit(lab_copy / "servers.yaml", "backup: [simpeg-db]", "backup: [nope]")
     edit(lab_copy / "devices.yaml", "groups: [frr-routers, desa-edge]", "groups: [frr-routers, desa-edgy]")
     probs = "\n".join(problems_of(lab_copy))
     assert "unknown secret 'no-such-secret'" in probs
@@ -246,8 +246,8 @@ def test_a_waiver_of_an_unknown_control_is_reported_with_file_and_line(lab_copy:
     from simpul.inventory.hooks import registered
 
     assert "hardening" in dict(registered()), "the hardening check hook is not installed"
-    edit(lab_copy / "servers.yaml", "    backup: [simpeg-db-harian]\n",
-         "    backup: [simpeg-db-harian]\n    hardening:\n      waivers:\n"
+    edit(lab_copy / "servers.yaml", "    backup: [simpeg-db]\n",
+         "    backup: [simpeg-db]\n    hardening:\n      waivers:\n"
          "        - {control: SSH-99, reason: a typo in the control ID, approver: Kepala Bidang,"
          " expires: 2030-01-01}\n"
          "        - {control: SSH-01, reason: a control that exists, approver: Kepala Bidang,"

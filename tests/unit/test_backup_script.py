@@ -1,0 +1,165 @@
+"""The server-side program deploys/files/simpul-backup: its pure parts, run locally.
+
+Manifests of files (sha256, cache reuse, digest, verification of a restored tree), the
+checksum SQL it sends to PostgreSQL/MariaDB, restic check parsing (fixtures captured from
+restic 0.14 on a repository with 16 flipped bytes in one pack, and with an unreferenced pack),
+exclude matching, and the redaction of secrets from what it logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIX = Path(__file__).parent / "fixtures" / "restic"
+
+
+@pytest.fixture(scope="module")
+def sb() -> ModuleType:
+    path = REPO / "deploys" / "files" / "simpul-backup"
+    loader = importlib.machinery.SourceFileLoader("simpul_backup_program", str(path))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[loader.name] = mod
+    loader.exec_module(mod)
+    return mod
+
+
+def make_tree(root: Path) -> None:
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "one.pdf").write_bytes(b"x" * 5000)
+    (root / "a" / "b" / "two.txt").write_text("dua")
+    (root / "a" / "skip.tmp").write_text("temporary")
+    (root / "a" / "link").symlink_to("one.pdf")
+
+
+def test_walk_hash_and_cache(sb: ModuleType, tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    root = str(tmp_path / "a")
+    files = sb.walk_files([root], ["*.tmp"])
+    assert [p[len(root):] for p, _ in files] == ["/b/two.txt", "/link", "/one.pdf"]
+    cache: dict[str, list[object]] = {}
+    entries = sb.file_entries(files, cache)
+    by = {e["p"][len(root):]: e for e in entries}
+    assert by["/one.pdf"]["h"] == hashlib.sha256(b"x" * 5000).hexdigest()
+    assert by["/one.pdf"]["s"] == 5000
+    assert by["/link"]["h"] == "link:one.pdf"
+    # an unchanged file is not read again: poison the cache and see it reused
+    p = root + "/one.pdf"
+    cache[p][4] = "cached"
+    again = {e["p"]: e for e in sb.file_entries(sb.walk_files([root], ["*.tmp"]), cache)}
+    assert again[p]["h"] == "cached"
+    # a changed file (new mtime/size) is hashed again
+    Path(p).write_bytes(b"y" * 10)
+    fresh = {e["p"]: e for e in sb.file_entries(sb.walk_files([root], ["*.tmp"]), cache)}
+    assert fresh[p]["h"] == hashlib.sha256(b"y" * 10).hexdigest()
+
+
+def test_tree_digest_is_order_independent_and_content_sensitive(sb: ModuleType) -> None:
+    a = [{"p": "/x", "s": 1, "h": "aa"}, {"p": "/y", "s": 2, "h": "bb"}]
+    assert sb.tree_digest(a) == sb.tree_digest(list(reversed(a)))
+    b = [{"p": "/x", "s": 1, "h": "aa"}, {"p": "/y", "s": 2, "h": "bc"}]
+    assert sb.tree_digest(a) != sb.tree_digest(b)
+
+
+def test_verify_tree_names_missing_changed_and_extra_files(sb: ModuleType, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    make_tree(src)
+    root = str(src / "a")
+    entries = sb.file_entries(sb.walk_files([root], ["*.tmp"]), {})
+    restored = tmp_path / "restore"
+    target = Path(str(restored) + root)
+    target.parent.mkdir(parents=True)
+    os.system(f"cp -a {root} {target}")
+    clean = sb.verify_tree(entries, str(restored), [root], ["*.tmp"])
+    assert clean["missing"] == [] and clean["changed"] == [] and clean["checked"] == 3
+    (target / "b" / "two.txt").unlink()
+    with open(target / "one.pdf", "r+b") as f:  # same size, 16 bytes flipped
+        f.seek(100)
+        f.write(bytes(16))
+    (target / "new.txt").write_text("baru")
+    v = sb.verify_tree(entries, str(restored), [root], ["*.tmp"])
+    assert v["missing"] == [root + "/b/two.txt"]
+    assert [c["path"] for c in v["changed"]] == [root + "/one.pdf"]
+    assert "want_sha256" in v["changed"][0]
+    assert root + "/new.txt" in v["extra"]
+
+
+@pytest.mark.parametrize(("path", "patterns", "hit"), [
+    ("/srv/a/cache/x.pdf", ["cache"], True),
+    ("/srv/a/x.tmp", ["*.tmp"], True),
+    ("/srv/a/x.pdf", ["*.tmp"], False),
+    ("/srv/a/tmp/x", ["/srv/a/tmp"], True),
+    ("/srv/ab/x", ["/srv/a"], False),
+    ("/srv/a/b/c", ["a/b"], True),
+])
+def test_excluded(sb: ModuleType, path: str, patterns: list[str], hit: bool) -> None:
+    assert sb.excluded(path, patterns) is hit
+
+
+def test_checksum_sql(sb: ModuleType) -> None:
+    pg = sb.pg_table_sql("public", 'we"ird')
+    assert 'FROM "public"."we""ird" t' in pg and "hash_record_extended(t, 0)" in pg and "count(*)" in pg
+    assert "md5(t::text)" in sb.pg_table_sql("public", "x", "md5")
+    count, checksum = sb.my_table_sql("absensi", "pre`sensi")
+    assert count == "SELECT COUNT(*) FROM `absensi`.`pre``sensi`"
+    assert checksum == "CHECKSUM TABLE `absensi`.`pre``sensi`"
+
+
+def test_parse_check_damaged_pack(sb: ModuleType) -> None:
+    res = sb.parse_check((FIX / "check-read-data-damaged.txt").read_text(), 1)
+    assert res["ok"] is False
+    assert [p["pack"] for p in res["damaged_packs"]] == [
+        "733a6942818cb3075e7204fb059743c04a9dc8745fd5330cd901c91f0d83831f"]
+    assert any("repository contains errors" in e for e in res["errors"])
+
+
+def test_parse_check_unreferenced_pack_is_only_a_hint(sb: ModuleType) -> None:
+    res = sb.parse_check((FIX / "check-read-data-unreferenced.txt").read_text(), 0)
+    assert res["ok"] is True and res["damaged_packs"] == [] and res["errors"] == []
+    assert len(res["hints"]) == 1
+
+
+def test_parse_check_nonzero_exit_is_never_ok(sb: ModuleType) -> None:
+    assert sb.parse_check("no errors were found\n", 1)["ok"] is False
+
+
+def test_keep_args(sb: ModuleType) -> None:
+    assert sb.keep_args({"last": 4, "hourly": 0, "daily": 7, "weekly": 4, "monthly": 12,
+                         "yearly": 0, "within_hours": 48}) == [
+        "--keep-last", "4", "--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "12",
+        "--keep-within", "48h"]
+
+
+def test_redactor(sb: ModuleType) -> None:
+    r = sb.Redactor()
+    r.add("s3cr3t-password-value", "abc")  # too short to redact safely: ignored
+    assert r("Fatal: rest:https://simpeg:s3cr3t-password-value@10.0.0.1/ denied abc") == \
+        "Fatal: rest:https://simpeg:***@10.0.0.1/ denied abc"
+
+
+def test_secret_files_must_be_private(sb: ModuleType, tmp_path: Path) -> None:
+    f = tmp_path / "key"
+    f.write_text("kunci-rahasia\n")
+    f.chmod(0o644)
+    with pytest.raises(sb.Fail, match="too open"):
+        sb.secret_text(f)
+    f.chmod(0o600)
+    assert sb.secret_text(f) == "kunci-rahasia"
+
+
+def test_default_smoke_query_counts_the_largest_table(sb: ModuleType) -> None:
+    tables = [{"name": "public.kecil", "rows": 5, "bytes": 8192},
+              {"name": "public.presensi", "rows": 10, "bytes": 900000}]
+    assert sb._default_smoke(tables, "postgres") == 'SELECT count(*) FROM "public"."presensi"'
+    assert sb._default_smoke([{"name": "absensi.izin", "rows": 1, "bytes": 1}], "mariadb") == \
+        "SELECT COUNT(*) FROM `absensi`.`izin`"
