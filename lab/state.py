@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LAB_DIR = Path("/var/lib/simpul/lab")
 
-SECRET_FILES = ("router-password", "snmp-community", "snmp-auth", "snmp-priv", "restic-password")
+SECRET_FILES = ("router-password", "snmp-community", "snmp-auth", "snmp-priv", "restic-password",
+                "drc-cluster")
 """Random-token secrets; the deploy key ``id_ed25519`` (+ ``.pub``) is made by ssh-keygen."""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simpul.inventory.models import Inventory, Snmp, re_name
 
@@ -101,7 +101,7 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
     for name, site in inv.sites.items():
         if site.lan is not None:
             pur = LAN_PURPOSE.get(site.type)
-            purposes = [pur] if pur else ["servers", "drc", "opd_lan"]
+            purposes = [pur] if pur else ["servers", "drc", "noc", "opd_lan"]
             in_plan(site.lan, purposes, ("sites", name, "lan"))
             prefixes.append((site.lan, f"site {name}", ("sites", name, "lan")))
     prefixes.sort(key=lambda t: (t[0].network_address, -t[0].prefixlen))
@@ -113,7 +113,7 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
     for name, srv in inv.servers.items():
         secret(srv.ssh.key, ("servers", name, "ssh", "key"))
         if srv.address is not None:
-            in_plan(srv.address, ["servers", "drc"], ("servers", name, "address"))
+            in_plan(srv.address, ["servers", "drc", "noc"], ("servers", name, "address"))
         for i, pol_name in enumerate(srv.backup):
             if not exists("backup_policies", pol_name):
                 p(("servers", name, "backup", i), f"unknown backup policy '{pol_name}'")
@@ -157,6 +157,8 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
             if not exists("servers", srv_name):
                 p(("services", name, "servers", i), f"unknown server '{srv_name}'")
 
+    _standby_checks(inv, p, exists, in_plan, secret)
+
     for name, pol in inv.backup_policies.items():
         secret(pol.encryption_key, ("backup_policies", name, "encryption_key"))
         dest = inv.servers.get(pol.destination)
@@ -166,3 +168,59 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
             p(("backup_policies", name, "destination"),
               f"server '{pol.destination}' is at site '{dest.site}', not at the DRC "
               "(backups must leave the Pusat Data: Pergub Kalteng 24/2022 Pasal 14)")
+
+
+def _standby_checks(inv: Inventory, p: Any, exists: Any, in_plan: Any, secret: Any) -> None:
+    """``services.<name>.standby``: a DRC takeover needs a Pusat Data primary, a DRC replica and
+    a witness at a third site (Pergub Kalteng 24/2022 Pasal 11(2)(b), 14; Pergub Jambi 12/2022
+    Pasal 23(2)(c)); one etcd runs per server, so services sharing a server share its members."""
+    addresses = {srv.address: n for n, srv in inv.servers.items() if srv.address is not None}
+    etcd_of: dict[str, tuple[str, frozenset[str]]] = {}
+    vips: dict[IPv4Address, str] = {}
+    for name, svc in inv.services.items():
+        sb = svc.standby
+        if sb is None:
+            continue
+        path = ("services", name, "standby")
+        secret(sb.secret, (*path, "secret"))
+        site_type: dict[str, str] = {}
+        for role, srv_name, sub in ([("primary", sb.primary, ("primary",))]
+                                    + [("replica", r, ("replicas", i)) for i, r in enumerate(sb.replicas)]
+                                    + [("witness", sb.witness, ("witness",))]
+                                    + ([("drill client", sb.drill_client, ("drill_client",))]
+                                       if sb.drill_client else [])):
+            srv = inv.servers.get(srv_name)
+            if srv is None:
+                if not exists("servers", srv_name):
+                    p((*path, *sub), f"unknown server '{srv_name}'")
+                continue
+            if srv.address is None:
+                p((*path, *sub), f"the {role} '{srv_name}' has no data-plane address (servers."
+                  f"{srv_name}.address)")
+            site = inv.sites.get(srv.site)
+            site_type[srv_name] = site.type if site else "?"
+        if site_type.get(sb.primary, "pusat-data") not in ("pusat-data", "?"):
+            p((*path, "primary"), f"'{sb.primary}' is at a {site_type[sb.primary]} site; the home "
+              "primary runs in the Pusat Data")
+        if sb.replicas and all(site_type.get(r, "drc") not in ("drc", "?") for r in sb.replicas):
+            p((*path, "replicas"), "no replica is at the DRC: the DRC takes over when the Pusat "
+              "Data does not function (Pergub Kalteng 24/2022 Pasal 14)")
+        sites = {inv.servers[n].site for n in [sb.primary, *sb.replicas] if n in inv.servers}
+        if sb.witness in inv.servers and inv.servers[sb.witness].site in sites:
+            p((*path, "witness"), f"the witness '{sb.witness}' is at site "
+              f"'{inv.servers[sb.witness].site}' with a database server; it must be at a third site "
+              "(e.g. the NOC), or losing that site loses the majority")
+        in_plan(sb.vip, ["servers", "drc"], (*path, "vip"))
+        if sb.vip in addresses:
+            p((*path, "vip"), f"{sb.vip} is the address of server '{addresses[sb.vip]}'; the "
+              "service address must be free")
+        if sb.vip in vips:
+            p((*path, "vip"), f"{sb.vip} is already the service address of '{vips[sb.vip]}'")
+        vips.setdefault(sb.vip, name)
+        members = frozenset([sb.primary, *sb.replicas, sb.witness])
+        for n in members:
+            if n in etcd_of and etcd_of[n][1] != members:
+                p(path, f"server '{n}' is also in the standby of service '{etcd_of[n][0]}' with "
+                  "other members; one etcd runs per server, so services that share a server must "
+                  "name the same primary, replicas and witness")
+            etcd_of.setdefault(n, (name, members))
