@@ -402,6 +402,18 @@ def replication_rows(t: Target) -> list[dict[str, Any]]:
     return json.loads(out or "[]")  # type: ignore[no-any-return]
 
 
+def dcs_leader(t: Target, spec: rd.ClusterSpec, via: rd.Member) -> str | None:
+    """The leader key as the etcd majority has it (a quorum read through ``via``'s etcd member;
+    a Patroni that was cut off may still show its old view). None: no leader, or no majority."""
+    url = f"http://{via.address}:2379/v2/keys{spec.leader_key}?quorum=true"
+    res = http_get(t, {"k": url})["k"]
+    if res.get("status") != 200:
+        return None
+    node = (res.get("body") or {}).get("node") or {}
+    value = node.get("value")
+    return str(value) if value else None
+
+
 def leader_of(cluster: dict[str, Any] | None) -> dict[str, Any] | None:
     for mem in (cluster or {}).get("members", []):
         if mem.get("role") == "leader":

@@ -44,7 +44,16 @@ def gather(inv: Inventory, spec: ClusterSpec, known_hosts: Path,
     facts: dict[str, dict[str, Any]] = {n: (r.data if r.ok else {"error": r.message})
                                         for n, r in results.items()}
     views = [f.get("cluster") for f in facts.values() if f.get("cluster")]
-    cluster = next((c for c in views if dbc.leader_of(c)), views[0] if views else None)
+    # a Patroni that was cut off may still show its old view: trust the member whose view
+    # agrees with the leader key the etcd majority holds (read through the witness)
+    try:
+        truth = dbc.dcs_leader(ts[spec.witness.name], spec, spec.witness)
+    except SimpulError as e:
+        log.debug("%s: no leader key: %s", spec.witness.name, e)
+        truth = None
+    cluster = next((c for c in views if (dbc.leader_of(c) or {}).get("name") == truth), None) \
+        if truth else None
+    cluster = cluster or next((c for c in views if dbc.leader_of(c)), views[0] if views else None)
     leader = dbc.leader_of(cluster)
     rows: list[dict[str, Any]] = []
     if leader is not None and leader["name"] in ts:

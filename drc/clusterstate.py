@@ -101,7 +101,9 @@ def assess(spec: ClusterSpec, cluster: dict[str, Any] | None, replication_rows: 
             name=m.name, site=m.site, state=pm.get("state", "?") if pm else "absent",
             role=pm.get("role", "?") if pm else "absent", lag_bytes=lag_b,
             lag_seconds=float(lag_s) if lag_s not in (None, "") else (0.0 if row else None),
-            sync=row.get("sync_state") == "sync" or (pm or {}).get("role") == "sync_standby",
+            # Patroni promotes only the standby in its /sync key (role sync_standby), and that
+            # one must really be synchronous in PostgreSQL: both, or a takeover may lose commits
+            sync=row.get("sync_state") == "sync" and (pm or {}).get("role") == "sync_standby",
             timeline=pm.get("timeline") if pm else None))
     timeline = members[leader].get("timeline") if leader else None
     holders = sorted(n for n, v in vip_on.items() if v)
