@@ -225,3 +225,43 @@ def verdict(scenario: str, m: DrillMetrics, *, rto_target_s: float, rpo_target_s
         out.append(Check("failback", ok, "Kembali ke Pusat Data (failback)", "Failback to the Pusat Data",
                          value))
     return out
+
+
+def findings(scenario: str, m: DrillMetrics, *, old: str | None, sync: bool,
+             isolated_stopped_s: float | None, ttl: int) -> list[tuple[str, str]]:
+    """What happened, in one sentence each (Bahasa Indonesia, English) for the Berita Acara."""
+    out: list[tuple[str, str]] = []
+    tk = next((t for t in m.takeovers if t.label == "takeover"), None)
+    if tk is not None and tk.new is not None:
+        out.append((f"{tk.new} mengambil alih dari {tk.old}: tulis pertama diakui {tk.rto_s:.2f} s "
+                    f"setelah injeksi; jeda tulis {tk.pause_s:.2f} s.",
+                    f"{tk.new} took over from {tk.old}: first write acknowledged {tk.rto_s:.2f} s after "
+                    f"the injection; writes paused {tk.pause_s:.2f} s."))
+    elif tk is not None and scenario == "partition":
+        out.append((f"{old} tetap memegang kunci leader melalui saksi (mayoritas etcd); DRC tidak "
+                    f"mempromosikan diri. Tulis berhenti {tk.pause_s or 0:.2f} s"
+                    + (" selama replikasi sinkron menunggu DRC, lalu berlanjut di Pusat Data."
+                       if sync else "."),
+                    f"{old} kept the leader key through the witness (etcd majority); the DRC did not "
+                    f"promote itself. Writes paused {tk.pause_s or 0:.2f} s"
+                    + (" while synchronous replication waited for the DRC, then went on at the "
+                       "Pusat Data." if sync else ".")))
+    if isolated_stopped_s is not None:
+        out.append((f"Primer lama yang terisolasi ({old}) berhenti menerima tulis {isolated_stopped_s:.1f} s "
+                    f"setelah terputus — sebelum kuncinya kedaluwarsa (ttl {ttl} s), jadi tidak pernah "
+                    "ada dua primer.",
+                    f"The isolated old primary ({old}) stopped accepting writes {isolated_stopped_s:.1f} s "
+                    f"after it was cut off — before its key expired (ttl {ttl} s), so there were never "
+                    "two primaries."))
+    if m.rpo_rows == 0:
+        out.append((f"Semua {m.acks} tulis yang diakui ada di primer akhir (RPO 0).",
+                    f"All {m.acks} acknowledged writes are on the final primary (RPO 0)."))
+    else:
+        out.append((f"{m.rpo_rows} tulis yang diakui hilang ({m.rpo_ms:.0f} ms data).",
+                    f"{m.rpo_rows} acknowledged writes were lost ({m.rpo_ms:.0f} ms of data)."))
+    if m.committed_unacked:
+        out.append((f"{m.committed_unacked} tulis tanpa konfirmasi tetap tersimpan (klien menyerah "
+                    "sebelum jawaban datang) — bukan kehilangan data.",
+                    f"{m.committed_unacked} unacknowledged writes were committed anyway (the client "
+                    "gave up before the answer) — not a loss."))
+    return out

@@ -628,6 +628,8 @@ class Drill:
                             failback_asked=plan.failback)
         if error:
             checks.append(dm.Check("finished", False, "Uji selesai tanpa galat", "The drill finished", error))
+        found = dm.findings(plan.scenario, m, old=plan.leader, sync=spec.replication == "sync",
+                            isolated_stopped_s=self.isolated_demoted_s, ttl=rd.TTL)
         t0 = min([e["t"] for e in self.tl.events] + [a.t for a in acks[:1]])
         advice = ""
         if error or self.problems:
@@ -655,6 +657,7 @@ class Drill:
             "metrics": m.to_dict(), "vip_both_s": both, "writable_both_s": writers,
             "isolated_stopped_writing_s": self.isolated_demoted_s,
             "checks": [c.to_dict() for c in checks], "passed": all(c.ok for c in checks),
+            "findings": [{"id": a, "en": b} for a, b in found],
             "writes": {"acks": [[round(a.t, 3), a.seq, a.node] for a in acks],
                        "errors": [[round(e["t"], 3), e.get("kind"), (e.get("msg") or "")[:120]]
                                   for e in other if e.get("ev") == "err"]},
