@@ -471,7 +471,10 @@ def render_etcd_initd() -> str:
         pidfile=ETCD_PIDFILE, log="/var/log/etcd/simpul-daemon.log", exe="/usr/bin/etcd",
         comm="etcd", user="etcd", args="", retry="TERM/20/KILL/5",
         prestart=f"\n    [ -r {ETCD_ENV} ] || {{ echo \"{ETCD_ENV} missing\" >&2; exit 1; }}"
-                 f"\n    set -a; . {ETCD_ENV}; set +a")
+                 f"\n    set -a; . {ETCD_ENV}; set +a"
+                 # etcd's own log file: not world-readable (hardening control LOG-04)
+                 "\n    touch \"$ETCD_LOG_OUTPUTS\" && chown etcd \"$ETCD_LOG_OUTPUTS\" && "
+                 "chmod 640 \"$ETCD_LOG_OUTPUTS\"")
 
 
 def render_vip_initd(spec: ClusterSpec) -> str:
