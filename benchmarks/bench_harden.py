@@ -1,6 +1,6 @@
 """Wall time of ``harden apply`` and ``harden audit`` for 1 and 3 lab servers, first and second run.
 
-Boots fresh private lab servers (``deploys.testlab``; Debian 12 in namespaces, SSH only) and
+Boots fresh private lab servers (``simpul.lab.private``; Debian 12 in namespaces, SSH only) and
 times the library calls the CLI makes. The peer tool measured in the same run is Lynis (Debian
 ``lynis audit system``, audit only) on one server, so the audit time has a reference.
 
@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 from simpul.deploys.audit import audit_hosts
-from simpul.deploys.connection import run, target_for
 from simpul.deploys.runner import run_hosts
-from simpul.deploys.testlab import PrivateLab
 from simpul.inventory import load_inventory
+from simpul.lab.private import PrivateLab
+from simpul.ssh import run
+from simpul.ssh import server_target as target_for
 
 
 def timed(fn, *a, **kw):  # type: ignore[no-untyped-def]
@@ -43,8 +44,8 @@ def main() -> int:
             boot = "fresh"
             for run_no in ("first", "second"):
                 s, runs = timed(run_hosts, inv, names, "apply", lab.known_hosts)
-                bad = [f"{r.name}: {r.message}" for r in runs if not r.result().ok]
-                ops = sum(r.changed_ops for r in runs)
+                bad = [f"{r.target}: {r.message}" for r in runs if not r.ok]
+                ops = sum(r.data.get("changed_ops", 0) for r in runs)
                 rows.append(("apply", n, run_no, s, f"{ops} ops changed" + (f"; FAILED {bad}" if bad else "")))
             for run_no in ("first", "second"):
                 s, audits = timed(audit_hosts, inv, names, lab.known_hosts)

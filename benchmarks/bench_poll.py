@@ -108,8 +108,8 @@ def bench_simpul(addrs: list[str], engine_name: str, concurrency: int, full: boo
                  work: Path) -> dict[str, float]:
     from pydantic import SecretStr
 
+    from simpul.monitoring.devicepoll import derive, poll_cycle, to_lines
     from simpul.monitoring.engine import SnmpTarget, make_engine
-    from simpul.monitoring.poller import derive, poll_cycle, to_lines
     from simpul.monitoring.profiles import Column, PollPlan, Table
 
     plan = PollPlan(
@@ -132,7 +132,8 @@ def bench_simpul(addrs: list[str], engine_name: str, concurrency: int, full: boo
         await poll_cycle(eng, targets[: min(50, len(targets))], plans, concurrency=concurrency,
                          rows_hint=hints)
         c0, w0 = time.process_time(), time.perf_counter()
-        polls = await poll_cycle(eng, targets, plans, concurrency=concurrency, rows_hint=hints)
+        polls = [r.value for r in await poll_cycle(eng, targets, plans, concurrency=concurrency,
+                                                   rows_hint=hints)]
         if full:
             from simpul.monitoring.outbox import Outbox
 

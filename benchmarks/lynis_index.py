@@ -1,6 +1,6 @@
 """An independent auditor's view: Lynis hardening index before and after ``harden apply``.
 
-Boots one fresh private lab server (``deploys.testlab``), runs Debian's ``lynis audit system``
+Boots one fresh private lab server (``simpul.lab.private``), runs Debian's ``lynis audit system``
 inside it over SSH (lynis is baked into the lab image; nothing is installed), applies the
 baseline hardening, runs lynis again, and prints both indexes plus the remaining suggestions.
 Target: index after >= 80.
@@ -18,10 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from simpul.deploys.connection import run, target_for
 from simpul.deploys.runner import run_hosts
-from simpul.deploys.testlab import PrivateLab
 from simpul.inventory import load_inventory
+from simpul.lab.private import PrivateLab
+from simpul.ssh import run
+from simpul.ssh import server_target as target_for
 
 LYNIS = ("lynis audit system --quick --no-colors --nolog --logfile /dev/null "
          "--report-file /tmp/lynis-report.dat >/dev/null 2>&1; cat /tmp/lynis-report.dat")
@@ -54,13 +55,13 @@ def main() -> int:
         t = target_for(inv, name, lab.known_hosts)
         before, s1, _, _ = lynis(t)
         hr, lh = run_hosts(inv, [name, lab.n("loghost")], "apply", lab.known_hosts)
-        if not (hr.result().ok and lh.result().ok):
+        if not (hr.ok and lh.ok):
             print(f"apply failed: {hr.message} {lh.message}", file=sys.stderr)
             return 1
         after, s2, sugg, warn = lynis(t)
     print(f"Lynis hardening index (Debian lynis, inside a fresh lab server, profile {args.profile})")
     print(f"  before apply: {before:3d}   ({s1:.0f} s scan)")
-    print(f"  after apply:  {after:3d}   ({s2:.0f} s scan; apply {hr.seconds:.1f} s, {hr.changed_ops} ops)")
+    print(f"  after apply:  {after:3d}   ({s2:.0f} s scan; apply {hr.seconds:.1f} s, {hr.data.get('changed_ops', 0)} ops)")
     print(f"  delta: +{after - before}; target after >= 80: {'MET' if after >= 80 else 'NOT MET'}")
     if warn:
         print("Remaining lynis warnings:")

@@ -8,7 +8,7 @@ and its check live:
 - the change is a pyinfra operation whose name carries the control ID (``... | SSH-01``) in one
   of the family deploys (:mod:`simpul.deploys.families`); ``change`` names that family deploy;
 - the check is a read-only function in :mod:`simpul.deploys.checks` (``CHECKS[id]``), run with
-  testinfra from inside the host, plus the outside probes of :mod:`simpul.deploys.probe`.
+  testinfra from inside the host, plus the outside probes of :mod:`simpul.deploys.outside`.
 
 The toggle of a control is its profile (``baseline`` controls run on ``baseline`` and ``strict``
 hosts, ``strict`` controls only on ``strict`` hosts; ``none`` turns hardening off for a host) and

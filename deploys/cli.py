@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from simpul.context import AppContext, pass_app
-from simpul.errors import ExitCode
-from simpul.inventory import load_inventory, select
-from simpul.oplog import OpLog
+from simpul.errors import ExitCode, UsageError
+from simpul.inventory import select
 from simpul.output import print_json, table
-from simpul.results import Status, exit_code_for
+from simpul.results import Result, Status, exit_code_for
 
 if TYPE_CHECKING:
     from simpul.deploys.runner import Mode
@@ -26,15 +25,28 @@ _limit = click.option("--limit", "-l", "limits", multiple=True,
 _json = click.option("--json", "json_", is_flag=True, help="Machine-readable results on stdout.")
 _kh = click.option("--known-hosts", type=click.Path(path_type=Path, exists=True, dir_okay=False),
                    help="known_hosts file pinning the servers' host keys.")
+# ad-hoc commands are change management (when --apply) and operational evidence either way
+RUN_REFS = ["Pergub DKI 68/2022 Pasal 25 (manajemen perubahan)", "ISO/IEC 27001:2022 A.8.15, A.8.32"]
 _par = click.option("--parallel", default=10, show_default=True, help="Hosts at once.")
 
 
 def _setup(app: AppContext, limits: tuple[str, ...], known_hosts: Path | None) -> tuple[Any, list[str], Path]:
-    from simpul.deploys.connection import known_hosts_path
+    from simpul.ssh import known_hosts_path
 
-    inv = load_inventory(app.inventory_dir)
+    inv = app.inventory()
     names = select(inv, limits, kind="server")
     return inv, names, known_hosts_path(app.settings.state_dir, known_hosts)
+
+
+def _check_tz(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"'{value}' is not a known time zone (e.g. Asia/Jakarta, "
+                                 "Asia/Makassar, Asia/Jayapura, UTC)") from None
+    return value
 
 
 @click.group()
@@ -49,20 +61,45 @@ def harden() -> None:
     """
 
 
-def _print_runs(runs: list[Any], *, diffs: bool) -> None:
-    for hr in runs:
-        head = f"{hr.name}: {hr.status}"
-        if hr.status in (Status.FAILED, Status.UNREACHABLE):
+def change_summary(changes: list[dict[str, Any]]) -> str:
+    """``SSH-01 SSH-02 (2) FW-01; 1 supporting`` — the control IDs a host's changes touch, in
+    order, with how many operations each (operation names end in ``| ID[, ID...]``; one that
+    names no control, such as installing the lock-out guard, is *supporting*)."""
+    import re
+
+    counts: dict[str, int] = {}
+    other = 0
+    for ch in changes:
+        ids = re.findall(r"\b[A-Z]+-\d+\b", ch["op"].rsplit("|", 1)[1]) if "|" in ch["op"] else []
+        if not ids:
+            other += 1
+        for cid in ids:
+            counts[cid] = counts.get(cid, 0) + 1
+    out = " ".join(f"{c} ({n})" if n > 1 else c for c, n in counts.items())
+    return f"{out}; {other} supporting" if other else out
+
+
+def _print_runs(results: list[Result], mode: str, *, diffs: bool) -> None:
+    """Per host one line (what would change, by control ID); with ``diffs`` every operation
+    and its diff, pyinfra's ``--diff`` convention."""
+    for r in results:
+        head = f"{r.target}: {r.status}"
+        changes = r.data.get("changes", [])
+        if r.status in (Status.FAILED, Status.UNREACHABLE):
             pass
-        elif hr.mode == "plan":
-            head += f" — {len(hr.changes)} change(s) would be made" if hr.changes else " — no changes"
+        elif mode == "plan":
+            head += f" — {len(changes)} change(s) would be made" if changes else " — no changes"
         else:
-            head += f" — {hr.changed_ops} operation(s) changed" if hr.changed_ops else " — nothing to change"
-        click.echo(f"{head} ({hr.seconds:.1f} s)" + ("  [namespace: kernel-global settings as configuration]"
-                                                     if hr.confined else ""))
-        if hr.message:
-            click.echo(f"  reason: {hr.message}")
-        for ch in hr.changes:
+            n = r.data.get("changed_ops", 0)
+            head += f" — {n} operation(s) changed" if n else " — nothing to change"
+        click.echo(f"{head} ({r.seconds:.1f} s)" + ("  [namespace: kernel-global settings as configuration]"
+                                                   if r.data.get("confined") and diffs else ""))
+        if r.message:
+            click.echo(f"  reason: {r.message}")
+        if changes and not diffs:
+            click.echo(f"  controls: {change_summary(changes)}")
+            continue
+        for ch in changes:
             click.echo(f"  ~ {ch['op']}")
             if diffs and ch["detail"]:
                 for line in ch["detail"].splitlines()[:80]:
@@ -70,20 +107,31 @@ def _print_runs(runs: list[Any], *, diffs: bool) -> None:
 
 
 def _plan_or_apply(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Path | None,
-                   parallel: int, mode: Mode, guard_timeout: int = 90) -> int:
-    from simpul.deploys.runner import Overrides, run_hosts
+                   parallel: int, mode: Mode, guard_timeout: int = 90, diff: bool = False) -> int:
+    from simpul.deploys.runner import REFS, Overrides, controls_changed, run_hosts
 
     inv, names, kh = _setup(app, limits, known_hosts)
-    oplog = OpLog(app.settings.oplog) if mode == "apply" else None
-    runs = run_hosts(inv, names, mode, kh, parallel=parallel, oplog=oplog,
-                     overrides=Overrides(guard_timeout=guard_timeout))
-    results = [hr.result() for hr in runs]
+    with app.progress_hook(f"harden {mode}", len(names)) as bar:
+        hooks: list[Any] = [bar]
+        if mode == "apply":
+            hooks.append(app.recorder(
+                "harden.apply", refs=REFS,
+                params=lambda r: {"changed_ops": r.data.get("changed_ops", 0),
+                                  "controls_changed": controls_changed(r)}))
+        results = run_hosts(inv, names, mode, kh, parallel=parallel, hooks=hooks,
+                            overrides=Overrides(guard_timeout=guard_timeout))
     code = exit_code_for(results, drift_is_failure=(mode == "plan"))
-    if json_ or app.json:
+    if app.want_json(json_):
         print_json({"mode": mode, "exit_code": int(code), "hosts": [r.to_dict() for r in results]})
     else:
-        _print_runs(runs, diffs=True)
+        _print_runs(results, mode, diffs=diff)
+        if mode == "plan" and not diff and any(r.data.get("changes") for r in results):
+            click.echo("(per-operation diffs: add --diff)", err=True)
     return int(code)
+
+
+_diff = click.option("--diff", is_flag=True,
+                     help="Show every operation and its diff (default: one summary line per host).")
 
 
 @harden.command()
@@ -91,18 +139,22 @@ def _plan_or_apply(app: AppContext, limits: tuple[str, ...], json_: bool, known_
 @_json
 @_kh
 @_par
+@_diff
 @pass_app
 def plan(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Path | None,
-         parallel: int) -> int:
-    """Show what apply would change on each server (pyinfra dry run with diffs). Changes nothing.
+         parallel: int, diff: bool) -> int:
+    """Show what apply would change on each server (pyinfra dry run). Changes nothing.
 
-    Exit 0 when nothing would change, 6 when something would (drift), 4/5 when hosts fail.
+    Per host: how many changes and the control IDs they belong to; --diff shows every
+    operation with its diff. Exit 0 when nothing would change, 6 when something would
+    (drift), 4/5 when hosts fail.
 
     \b
-    Example:
+    Examples:
       simpul harden plan --limit role=web
+      simpul harden plan --limit pd-web --diff
     """
-    return _plan_or_apply(app, limits, json_, known_hosts, parallel, "plan")
+    return _plan_or_apply(app, limits, json_, known_hosts, parallel, "plan", diff=diff)
 
 
 @harden.command()
@@ -113,9 +165,10 @@ def plan(app: AppContext, limits: tuple[str, ...], json_: bool, known_hosts: Pat
 @_par
 @click.option("--guard-timeout", default=90, show_default=True, type=click.IntRange(20, 3600),
               help="Seconds before an unconfirmed sshd/PAM/sudo/firewall change reverts by itself.")
+@_diff
 @pass_app
 def apply(app: AppContext, limits: tuple[str, ...], do_apply: bool, json_: bool,
-          known_hosts: Path | None, parallel: int, guard_timeout: int) -> int:
+          known_hosts: Path | None, parallel: int, guard_timeout: int, diff: bool) -> int:
     """Harden the servers over SSH, in parallel, with the lock-out guard. Needs --apply.
 
     sshd, PAM, sudo and firewall changes are validated on the host first, then activated with a
@@ -129,8 +182,8 @@ def apply(app: AppContext, limits: tuple[str, ...], do_apply: bool, json_: bool,
     """
     if not do_apply:
         click.echo("harden apply: --apply not given; showing the plan only (nothing is changed)", err=True)
-        return _plan_or_apply(app, limits, json_, known_hosts, parallel, "plan")
-    return _plan_or_apply(app, limits, json_, known_hosts, parallel, "apply", guard_timeout)
+        return _plan_or_apply(app, limits, json_, known_hosts, parallel, "plan", diff=diff)
+    return _plan_or_apply(app, limits, json_, known_hosts, parallel, "apply", guard_timeout, diff=diff)
 
 
 @harden.command()
@@ -140,46 +193,49 @@ def apply(app: AppContext, limits: tuple[str, ...], do_apply: bool, json_: bool,
               help="Also write a self-contained HTML report (ID + EN) to this file.")
 @click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True,
               help="Primary language of the report.")
+@click.option("--tz", default="Asia/Jakarta", show_default=True, callback=_check_tz,
+              help="Time zone of the report's timestamps (Asia/Jakarta = WIB).")
 @_kh
 @_par
 @pass_app
 def audit(app: AppContext, limits: tuple[str, ...], json_: bool, html: Path | None, lang: str,
-          known_hosts: Path | None, parallel: int) -> int:
+          tz: str, known_hosts: Path | None, parallel: int) -> int:
     """Check every control from inside (testinfra) and outside (auth, crypto, open ports).
 
-    Changes nothing. Per host and control: pass / fail / waived / not applicable, with the
-    evidence. Exit 0 when everything applicable passes, 6 on any failing control, 4/5 when
-    hosts cannot be audited.
+    Changes nothing on the servers. Per host and control: pass / fail / waived / not applicable
+    / not verified (kernel-global settings on a host in a namespace: not in the score), with
+    the evidence. Each audit's JSON is kept in <state_dir>/audits/ and the next audit reports
+    new failures and fixed controls against it. Exit 0 when everything applicable passes, 6 on
+    any failing control, 4/5 when hosts cannot be audited.
 
     \b
     Examples:
       simpul harden audit --limit site=pusat-data
       simpul harden audit --html /srv/laporan/audit-2026-10.html --lang id
     """
-    from simpul.deploys.audit import audit_hosts, report_data
-    from simpul.deploys.report import render_html, render_text
-    from simpul.results import Result
+    from simpul.deploys.audit import audit_hosts, previous_audit, report_data, save_audit
+    from simpul.deploys.report import compare_audits, comparison_text, render_html, render_text
 
     inv, names, kh = _setup(app, limits, known_hosts)
-    audits = audit_hosts(inv, names, kh, today=date.today(), parallel=parallel)
-    data = report_data(inv, audits)
+    if html is not None and not html.parent.is_dir():
+        raise UsageError(f"--html {html}: the directory {html.parent} does not exist")
+    with app.progress_hook("harden audit", len(names)) as bar:
+        results = audit_hosts(inv, names, kh, today=date.today(), parallel=parallel, hooks=[bar])
+    data = report_data(inv, results)
+    audited = [h["host"] for h in data["hosts"] if h["controls"]]
+    data["previous"] = compare_audits(previous_audit(app.settings.state_dir, audited), data)
+    if audited:
+        save_audit(app.settings.state_dir, data)
     if html:
-        html.write_text(render_html(data, lang))
+        html.write_text(render_html(data, lang, tz))
         click.echo(f"HTML report written to {html}", err=True)
-    results = []
-    for a in audits:
-        if not a.reachable:
-            results.append(Result(a.name, Status.UNREACHABLE, a.message))
-        elif a.message:
-            results.append(Result(a.name, Status.FAILED, a.message))
-        else:
-            results.append(Result(a.name, Status.CHANGED if a.count("fail") else Status.OK))
     code = exit_code_for(results, drift_is_failure=True)
-    if json_ or app.json:
+    if app.want_json(json_):
         print_json(data | {"exit_code": int(code)})
     else:
-        table(None, ["host", "score", "pass", "fail", "waived", "n/a", "failing controls"],
+        table(None, ["host", "score", "pass", "fail", "waived", "n/a", "not verified", "failing controls"],
               render_text(data, lang))
+        click.echo(comparison_text(data["previous"], tz))
     return int(code)
 
 
@@ -191,7 +247,7 @@ def controls(app: AppContext, json_: bool, lang: str) -> int:
     """List the controls catalog: ID, profile, title and references."""
     from simpul.deploys.catalog import CONTROLS
 
-    if json_ or app.json:
+    if app.want_json(json_):
         print_json([{"id": c.id, "family": c.family, "profile": c.profile, "scope": c.scope,
                      "title": {"id": c.title_id, "en": c.title_en}, "refs": list(c.refs),
                      "change": c.change, "note": c.note} for c in CONTROLS])
@@ -224,8 +280,7 @@ def run(app: AppContext, limits: tuple[str, ...], do_apply: bool, sudo: bool, ti
       simpul run --limit role=web --apply --sudo -- apt-get -y install nginx
     """
     from simpul.deploys.adhoc import is_read_only, run_command
-    from simpul.deploys.connection import target_for
-    from simpul.errors import UsageError
+    from simpul.ssh import server_target
 
     cmd = " ".join(command)
     if not do_apply:  # refuse before touching the inventory, secrets or the network
@@ -234,27 +289,22 @@ def run(app: AppContext, limits: tuple[str, ...], do_apply: bool, sudo: bool, ti
             raise UsageError(f"refusing to run without --apply: {why}",
                              hint="add --apply if the command is meant to change the servers")
     inv, names, kh = _setup(app, limits, known_hosts)
-    targets = [target_for(inv, n, kh) for n in names]
-    results = run_command(targets, cmd, apply=do_apply, sudo=sudo, timeout=timeout)
-    oplog = OpLog(app.settings.oplog)
-    for rr in results:
-        oplog.append(action="run", target=rr.host,
-                     result="unreachable" if rr.error else f"exit {rr.exit_code}",
-                     params={"command": cmd, "apply": do_apply, "sudo": sudo})
-    from simpul.results import Result
-
-    res = [Result(r.host, Status.UNREACHABLE if r.error else Status.OK if r.exit_code == 0
-                  else Status.FAILED, r.error) for r in results]
-    code = exit_code_for(res)
-    if json_ or app.json:
+    targets = [server_target(inv, n, kh) for n in names]
+    rec = app.recorder("run", refs=RUN_REFS,
+                       params=lambda r: {"command": cmd, "apply": do_apply, "sudo": sudo,
+                                         "exit_code": r.data.get("exit_code")})
+    with app.progress_hook("run", len(targets)) as bar:
+        results = run_command(targets, cmd, apply=do_apply, sudo=sudo, timeout=timeout,
+                              hooks=[bar, rec])
+    code = exit_code_for(results)
+    if app.want_json(json_):
         print_json({"command": cmd, "exit_code": int(code), "hosts": [r.to_dict() for r in results]})
         return int(code)
     for r in results:
-        status = r.error or f"exit {r.exit_code}"
-        click.echo(f"===== {r.host} ({status}, {r.seconds:.1f} s) =====")
-        if r.stdout:
-            click.echo(r.stdout.rstrip("\n"))
-        if r.stderr.strip():
+        click.echo(f"===== {r.target} ({r.message or r.status}, {r.seconds:.1f} s) =====")
+        if r.data.get("stdout"):
+            click.echo(r.data["stdout"].rstrip("\n"))
+        if r.data.get("stderr", "").strip():
             click.echo("--- stderr ---")
-            click.echo(r.stderr.rstrip("\n"))
+            click.echo(r.data["stderr"].rstrip("\n"))
     return int(code)

@@ -49,7 +49,8 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host as ctx_host
 
 from simpul.deploys import dbcluster_render as rd
-from simpul.deploys.ops import FileState, Recorder, _sha, ensure, managed_file, probe, record, recorder
+from simpul.deploys.ops import FileState, Recorder, _sha, ensure, managed_file, record, recorder
+from simpul.deploys.ops import read_state as probe
 from simpul.errors import SimpulError, UnreachableError
 from simpul.inventory.models import Inventory
 from simpul.results import Result, Status
@@ -202,8 +203,8 @@ class HostPlan:
 def hosts_phase(hp: HostPlan) -> None:
     spec, m = hp.spec, hp.member
     if hp.firewall is not None:
-        from simpul.deploys.families import firewall
-        firewall(hp.firewall)
+        from simpul.deploys.families.firewall import host_firewall
+        host_firewall(hp.firewall)
     token = spec.etcd_token
     ensure(name=f"etcd data directory /var/lib/etcd/{token}",
            check=f"test -d /var/lib/etcd/{token} && test -d /var/log/etcd && "
@@ -452,23 +453,22 @@ def passwords_for(inv: Inventory, spec: rd.ClusterSpec) -> dict[str, str]:
 
 def _firewall_context(inv: Inventory, name: str, t: Target, mode: Mode) -> Any:
     """The hardening context for the firewall family, if Simpul manages this host's firewall
-    (its table file exists); None otherwise (the deploy never hardens a host unasked)."""
-    from simpul.deploys.connection import make_confirm, public_key_line
-    from simpul.deploys.connection import target_for as d_target
-    from simpul.deploys.families import HardenContext, HostFacts
+    (its table file exists); None otherwise (the deploy never hardens a host unasked). The
+    ports come from :func:`simpul.deploys.hostvars.cluster_ports`, so ``harden apply`` and this
+    deploy render the same table."""
+    from simpul.deploys.families.base import HardenContext
+    from simpul.deploys.families.firewall import NFT_FILE
     from simpul.deploys.hostvars import decide, host_vars
-    from simpul.deploys.render import NFT_FILE
+    from simpul.deploys.runner import make_confirm
+    from simpul.ssh import public_key_line
 
     rc, _, _ = run(t, f"test -f {NFT_FILE}", sudo=True, timeout=20)
     if rc != 0:
         return None
     hv = host_vars(inv, name)
-    facts = preflight(t)
-    dt = d_target(inv, name, t.known_hosts)
-    return HardenContext(hv=hv, decisions=decide(hv, date.today()),
-                         facts=HostFacts(facts.init, facts.confined, facts.host_keys, facts.client_ip),
-                         pubkey=public_key_line(dt.key_file),
-                         confirm=make_confirm(dt) if mode == "apply" else None)
+    return HardenContext(hv=hv, decisions=decide(hv, date.today()), facts=preflight(t),
+                         pubkey=public_key_line(t.key_file),
+                         confirm=make_confirm(t) if mode == "apply" else None)
 
 
 def _each(dc: DeployContext, names: Sequence[str], phase: str,

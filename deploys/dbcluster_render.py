@@ -211,7 +211,7 @@ def cluster_spec(inv: Inventory, service: str) -> ClusterSpec:
         service=service, primary=member(sb.primary, "primary"),
         replicas=tuple(member(r, "replica") for r in sb.replicas),
         witness=member(sb.witness, "witness"), vip=sb.vip, interface=sb.interface, port=sb.port,
-        replication=replication, version=sb.postgres_version, secret=sb.secret, rto=svc.rto,
+        replication=replication, version=sb.postgres_version, secret=sb.credential, rto=svc.rto,
         rpo=svc.rpo, drill_client=sb.drill_client, clients=tuple(sb.clients))
 
 

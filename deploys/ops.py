@@ -129,7 +129,7 @@ class FileText(FactBase[Any]):
         return "\n".join(lines[1:]) + ("\n" if len(lines) > 1 else "")
 
 
-class Probe(FactBase[Any]):
+class ReadState(FactBase[Any]):
     """Run a read-only shell snippet; returns ``(exit status, output lines)``."""
 
     def command(self, script: str) -> str:
@@ -143,8 +143,8 @@ class Probe(FactBase[Any]):
         return rc, lines
 
 
-def probe(script: str, **kw: Any) -> tuple[int, list[str]]:
-    return ctx_host.get_fact(Probe, script=script, **kw)  # type: ignore[no-any-return]
+def read_state(script: str, **kw: Any) -> tuple[int, list[str]]:
+    return ctx_host.get_fact(ReadState, script=script, **kw)  # type: ignore[no-any-return]
 
 
 # --- operations ---------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def file_mode(path: str, mode: str, user: str = "root", group: str = "root") -> 
 @operation()
 def ensure(check: str, fix: str, describe: str = "") -> Generator[Any, None, None]:
     """Run ``fix`` when the read-only ``check`` exits non-zero (its output says what is wrong)."""
-    rc, out = probe(check)
+    rc, out = read_state(check)
     if rc != 0:
         what = "; ".join(out[:20]) if out else ""
         record("command", f"{describe or fix}" + (f"  [found: {what}]" if what else ""))
@@ -220,12 +220,71 @@ def run_fix(fix: str, describe: str) -> Generator[Any, None, None]:
 def sysctl_live(key: str, value: str) -> Generator[Any, None, None]:
     """Set a running sysctl and read it back (``sysctl -w`` can exit 0 on EINVAL)."""
     path = "/proc/sys/" + key.replace(".", "/")
-    rc, out = probe(f"cat {shlex.quote(path)}")
+    rc, out = read_state(f"cat {shlex.quote(path)}")
     cur = " ".join(out).split() if rc == 0 else None
     if cur != value.split():
         record("sysctl", f"{key}: {' '.join(cur) if cur else '(unreadable)'} → {value}")
         yield StringCommand(f"sysctl -q -w {key}={shlex.quote(value)} && "
                             f"test \"$(sysctl -n {key})\" = {shlex.quote(value)}")
+
+
+def service_state_script(pidfile: str, configs: Sequence[str]) -> str:
+    """Prints ``stopped``, ``stale`` (a config is newer than the running process) or ``fresh``."""
+    files = " ".join(shlex.quote(c) for c in configs)
+    # start time of the process in ms since the epoch (now - (uptime - starttime ticks), all
+    # with 10 ms precision), compared with the configs' mtimes in ms: second granularity (or
+    # /proc/stat btime, truncated to seconds) would misjudge a restart within the same second.
+    return (f"pid=$(cat {shlex.quote(pidfile)} 2>/dev/null); "
+            "if [ -z \"$pid\" ] || ! kill -0 \"$pid\" 2>/dev/null; then echo stopped; exit 0; fi; "
+            "hz=$(getconf CLK_TCK); now=$(date +%s%3N); up=$(awk '{printf \"%d\", $1*1000}' /proc/uptime); "
+            "st=$(awk '{print $22}' /proc/$pid/stat); started=$((now - up + st*1000/hz)); newest=0; "
+            f"for f in {files}; do "
+            "[ -e \"$f\" ] || continue; m=$(stat -c %.3Y \"$f\" | tr -d .); "
+            "[ \"$m\" -gt \"$newest\" ] && newest=$m; done; "
+            "if [ \"$newest\" -gt \"$started\" ]; then echo stale; else echo fresh; fi")
+
+
+class ServiceState(FactBase[str]):
+    """``stopped`` | ``stale`` (a configuration file is newer than the running process) |
+    ``fresh`` for the daemon whose pid is in ``pidfile``."""
+
+    def command(self, pidfile: str, configs: Sequence[str]) -> str:
+        return service_state_script(pidfile, configs)
+
+    def process(self, output: Sequence[str]) -> str:
+        lines = [ln for ln in output if ln.strip()]
+        return lines[-1].strip() if lines and lines[-1].strip() in ("stopped", "stale", "fresh") \
+            else "unknown"
+
+
+def boot_start_script(service: str, systemd_unit: str | None = None) -> str:
+    """Exit 0 (and say how) when ``service`` starts at boot, 1 (and say why not) otherwise.
+
+    systemd: ``systemctl is-enabled`` (enabled, static, ...). Without systemd: an executable
+    start link in ``/etc/rcS.d`` or ``/etc/rc2.d`` — what sysvinit's ``rc`` (and the lab's
+    init) runs at boot, whatever ``update-rc.d`` ordered.
+    """
+    unit = shlex.quote(systemd_unit or service)
+    svc = shlex.quote(service)
+    return ("if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then "
+            f"systemctl is-enabled {unit} 2>&1; else "
+            f"for l in /etc/rcS.d/S[0-9][0-9]{svc} /etc/rc2.d/S[0-9][0-9]{svc}; do "
+            "if [ -x \"$l\" ]; then echo \"$l\"; exit 0; fi; done; "
+            f"echo 'no start link for {service} in /etc/rcS.d or /etc/rc2.d'; exit 1; fi")
+
+
+class BootStart(FactBase[Any]):
+    """``{"enabled": bool, "how": str}``: whether ``service`` starts at boot, and the evidence."""
+
+    def command(self, service: str, systemd_unit: str | None = None) -> str:
+        return f"( {boot_start_script(service, systemd_unit)} ); echo \"__simpul_rc=$?\""
+
+    def process(self, output: Sequence[str]) -> Any:
+        lines = [ln for ln in output if ln.strip()]
+        rc = 1
+        if lines and lines[-1].startswith("__simpul_rc="):
+            rc = int(lines.pop().split("=", 1)[1])
+        return {"enabled": rc == 0, "how": "; ".join(lines).strip()}
 
 
 @operation()
@@ -235,26 +294,23 @@ def service_fresh(service: str, pidfile: str, configs: Sequence[str]) -> Generat
     Starts it when it is not running; restarts it when any of ``configs`` is newer than the
     running process (a live comparison, convergent after a failed run).
     """
-    files = " ".join(shlex.quote(c) for c in configs)
-    # start time of the process in ms since the epoch (now - (uptime - starttime ticks), all
-    # with 10 ms precision), compared with the configs' mtimes in ms: second granularity (or
-    # /proc/stat btime, truncated to seconds) would misjudge a restart within the same second.
-    script = (f"pid=$(cat {shlex.quote(pidfile)} 2>/dev/null); "
-              "if [ -z \"$pid\" ] || ! kill -0 \"$pid\" 2>/dev/null; then echo stopped; exit 0; fi; "
-              "hz=$(getconf CLK_TCK); now=$(date +%s%3N); up=$(awk '{printf \"%d\", $1*1000}' /proc/uptime); "
-              "st=$(awk '{print $22}' /proc/$pid/stat); started=$((now - up + st*1000/hz)); newest=0; "
-              f"for f in {files}; do "
-              "[ -e \"$f\" ] || continue; m=$(stat -c %.3Y \"$f\" | tr -d .); "
-              "[ \"$m\" -gt \"$newest\" ] && newest=$m; done; "
-              "if [ \"$newest\" -gt \"$started\" ]; then echo stale; else echo fresh; fi")
-    _, out = probe(script)
-    status = out[-1] if out else "unknown"
+    status = ctx_host.get_fact(ServiceState, pidfile=pidfile, configs=list(configs))
     if status == "stopped":
         record("service", f"start {service}")
         yield StringCommand(f"{GUARD} svc {service} start")
     elif status == "stale":
         record("service", f"restart {service} (configuration newer than the running process)")
         yield StringCommand(f"{GUARD} svc {service} restart")
+
+
+@operation()
+def start_at_boot(service: str, systemd_unit: str | None = None) -> Generator[Any, None, None]:
+    """Make ``service`` start at every boot (a running daemon that a reboot does not bring back
+    is a control that holds only until the next power cut)."""
+    fact = ctx_host.get_fact(BootStart, service=service, systemd_unit=systemd_unit)
+    if not fact["enabled"]:
+        record("service", f"start {service} at boot ({fact['how'] or 'not enabled'})")
+        yield StringCommand(f"{GUARD} svc {systemd_unit or service} enable")
 
 
 @dataclass(frozen=True)
@@ -267,6 +323,15 @@ class GuardedFile:
 
 
 ConfirmFn = Callable[[str], None]
+
+
+def will_change(files: Sequence[GuardedFile]) -> bool:
+    """Whether installing ``files`` would change anything (content, mode or owner)."""
+    for f in files:
+        cur = ctx_host.get_fact(FileState, path=f.path)
+        if cur is None or cur["sha256"] != _sha(f.content) or _meta_cmds(f.path, cur, f.mode, f.user, f.group):
+            return True
+    return False
 
 
 @operation()
@@ -300,7 +365,7 @@ def guarded_files(unit: str, files: Sequence[GuardedFile], validate: str, activa
         pairs.append((f.path, cand))
         setup.append(cand)
     if not pairs and live_check:
-        rc, out = probe(live_check)
+        rc, out = read_state(live_check)
         if rc != 0:
             record("guard", f"{unit}: running state differs from the configuration; re-activate"
                             + (f" [{'; '.join(out[:5])}]" if out else ""))

@@ -1,33 +1,33 @@
 """Run the hardening deploys through the pyinfra API: ``plan`` (dry run) and ``apply``.
 
-Each host runs in its own thread with its own pyinfra ``State`` (pyinfra's context objects are
-greenlet-local, hence thread-local without gevent monkey-patching), so hosts run in parallel and
-one failing host never stops the others. Before pyinfra touches a host a preflight over a fresh,
-host-key-pinned paramiko login checks reachability, the key and ``sudo -n`` — pyinfra itself
-would prompt for a sudo password on a terminal, which a NOC cron job cannot answer.
+:func:`harden_host` plans or applies on one host and returns its :class:`Result`; the core
+runner (:func:`simpul.runner.run_each`) fans it out. Each host gets its own pyinfra ``State``
+in its own runner thread (pyinfra's context objects are greenlet-local, hence thread-local
+without gevent monkey-patching), so one failing host never stops the others. Before pyinfra
+touches a host, :func:`simpul.ssh.preflight` over a fresh, host-key-pinned login checks
+reachability, the key and ``sudo -n`` — pyinfra itself would prompt for a sudo password on a
+terminal, which a NOC cron job cannot answer.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from simpul.deploys import catalog
-from simpul.deploys.connection import Target, make_confirm, public_key_line, run, target_for
-from simpul.deploys.families import HardenContext, HostFacts, harden_all
+from simpul.deploys.families import HardenContext, harden_all
 from simpul.deploys.hostvars import decide, host_vars
-from simpul.deploys.ops import Recorder
-from simpul.errors import SimpulError, UnreachableError
+from simpul.deploys.ops import ConfirmFn, Recorder
+from simpul.errors import AuthError, UnreachableError
 from simpul.inventory.models import Inventory
-from simpul.oplog import OpLog
 from simpul.results import Result, Status
+from simpul.runner import Hook, run_each
+from simpul.ssh import Target, preflight, public_key_line, run, server_target
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,11 @@ REFS = [catalog.JAMBI_OS, catalog.JAMBI_FW, catalog.TMG_14, catalog.iso("A.8.9",
 
 @dataclass(frozen=True)
 class Overrides:
-    """Knobs for tests and emergencies; the inventory is the normal source of every value."""
+    """Knobs beside the inventory (the normal source of every value): the guard's confirm
+    window, and extra sshd options for an emergency (validated like any sshd change)."""
 
     sshd_extra: Mapping[str, str] = field(default_factory=dict)
     guard_timeout: int = 90
-    noc_ranges: tuple[str, ...] | None = None  # tests: pretend the NOC is elsewhere
 
 
 class _PerThread(threading.local):
@@ -62,54 +62,17 @@ def _thread_local_pyinfra_context() -> None:
             cm.context._container = _PerThread()
 
 
-PREFLIGHT = r"""
-echo "client=${SSH_CONNECTION%% *}"
-if ! sudo -n true 2>/dev/null; then echo "sudo=no"; exit 0; fi
-echo "sudo=ok"
-sudo -n sh -c '
-if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then echo init=systemd; else echo init=sysvinit; fi
-if [ -w /proc/sys/kernel/randomize_va_space ]; then echo confined=no; else echo confined=yes; fi
-/usr/sbin/sshd -T 2>/dev/null | awk "\$1==\"hostkey\"{print \"hostkey=\"\$2}"
-'
-"""
+def make_confirm(t: Target) -> ConfirmFn:
+    """The guard's controller side: a fresh login + ``sudo -n simpul-guard confirm UNIT``."""
 
+    def confirm(unit: str) -> None:
+        rc, _, err = run(t, f"/usr/local/sbin/simpul-guard confirm {unit}", sudo=True, timeout=20)
+        if rc != 0:
+            raise AuthError(t.name, f"fresh login worked but sudo/confirm failed (exit {rc}): "
+                                    f"{err.strip()[:200]}")
+        log.info("%s: %s confirmed by a fresh login", t.name, unit)
 
-def preflight(t: Target) -> HostFacts:
-    """Reach the host over a fresh pinned login; learn what planning needs. Raises on failure."""
-    _, out, err = run(t, PREFLIGHT, timeout=30)
-    kv: dict[str, list[str]] = {}
-    for line in out.splitlines():
-        k, _, v = line.partition("=")
-        kv.setdefault(k.strip(), []).append(v.strip())
-    if kv.get("sudo") != ["ok"]:
-        raise HostFailed(f"sudo asks {t.user} for a password; give the deploy user NOPASSWD sudo "
-                         "(Simpul never stores or types sudo passwords)")
-    hostkeys = kv.get("hostkey", [])
-    if not hostkeys:
-        raise HostFailed(f"cannot read the running sshd configuration (sshd -T): {err.strip()[:200]}")
-    return HostFacts(init=kv.get("init", ["sysvinit"])[0], confined=kv.get("confined") == ["yes"],
-                     host_keys=hostkeys, client_ip=(kv.get("client") or [""])[0])
-
-
-class HostFailed(SimpulError):
-    """One host failed; the message says why (the run carries on with the others)."""
-
-
-@dataclass
-class HostRun:
-    name: str
-    mode: Mode
-    status: Status
-    message: str = ""
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    changed_ops: int = 0
-    seconds: float = 0.0
-    confined: bool = False
-
-    def result(self) -> Result:
-        return Result(self.name, self.status, self.message,
-                      {"mode": self.mode, "changes": self.changes, "changed_ops": self.changed_ops,
-                       "seconds": round(self.seconds, 2), "confined": self.confined})
+    return confirm
 
 
 def _pyinfra_state(t: Target) -> Any:
@@ -126,30 +89,32 @@ def _pyinfra_state(t: Target) -> Any:
     return State(inventory=inventory, config=config, check_for_changes=True)
 
 
-def run_host(inv: Inventory, name: str, mode: Mode, known_hosts: Path, *, today: date,
-             overrides: Overrides | None = None) -> HostRun:
-    """Plan or apply the hardening on one host. Never raises for host-level problems."""
+def harden_host(inv: Inventory, name: str, mode: Mode, known_hosts: Path, *, today: date,
+                overrides: Overrides | None = None) -> Result:
+    """Plan or apply the hardening on one host.
+
+    ``data``: ``mode``, ``changes`` (one dict per planned change: op, controls, detail),
+    ``changed_ops`` (apply), ``confined``. Status CHANGED when something changes (or would),
+    FAILED with the reason (a refused lock-out-prone change, a failed operation),
+    UNREACHABLE when the host cannot be reached. Unexpected errors propagate to the runner.
+    """
     from pyinfra.api.exceptions import PyinfraError
     from pyinfra.api.operations import run_ops
     from pyinfra.context import ctx_host, ctx_state
 
     ov = overrides or Overrides()
-    t0 = time.monotonic()
-    hr = HostRun(name, mode, Status.OK)
+    res = Result(name, Status.OK, data={"mode": mode, "changes": [], "changed_ops": 0,
+                                        "confined": False})
+    hv = host_vars(inv, name)
+    t = server_target(inv, name, known_hosts)
+    decisions = decide(hv, today)
+    facts = preflight(t)
+    res.data["confined"] = facts.confined
+    state = _pyinfra_state(t)
+    host = state.inventory.get_host(name)
+    rec = Recorder()
+    state.simpul_recorder = rec
     try:
-        hv = host_vars(inv, name)
-        if ov.noc_ranges is not None:
-            from dataclasses import replace
-            from ipaddress import IPv4Network
-            hv = replace(hv, noc_ranges=tuple(IPv4Network(n) for n in ov.noc_ranges))
-        t = target_for(inv, name, known_hosts)
-        decisions = decide(hv, today)
-        facts = preflight(t)
-        hr.confined = facts.confined
-        state = _pyinfra_state(t)
-        host = state.inventory.get_host(name)
-        rec = Recorder()
-        state.simpul_recorder = rec
         with ctx_state.use(state), ctx_host.use(host):
             try:
                 host.connect(raise_exceptions=True, show_errors=False)
@@ -162,35 +127,31 @@ def run_host(inv: Inventory, name: str, mode: Mode, known_hosts: Path, *, today:
                                 sshd_extra=ov.sshd_extra, guard_timeout=ov.guard_timeout,
                                 today=today)
             harden_all(ctx)
-            hr.changes = [c.to_dict() for c in rec.changes]
+            res.data["changes"] = [c.to_dict() for c in rec.changes]
             if mode == "apply":
                 try:
                     run_ops(state)
                 except PyinfraError as e:
                     log.debug("%s: pyinfra: %s", name, e)
-                hr.changed_ops, failure = _outcome(state, host)
+                res.data["changed_ops"], failure = _outcome(state, host)
                 if rec.guard_failures:
                     failure = "; ".join(rec.guard_failures) + (f"; {failure}" if failure else "")
                 if failure:
-                    hr.status, hr.message = Status.FAILED, failure
+                    res.status, res.message = Status.FAILED, failure
             if rec.refusals:
-                hr.status = Status.FAILED
-                hr.message = "; ".join([*rec.refusals, *([hr.message] if hr.message else [])])
+                res.status = Status.FAILED
+                res.message = "; ".join([*rec.refusals, *([res.message] if res.message else [])])
             with _suppress():
                 host.disconnect()
-        if hr.status is Status.OK and (hr.changes if mode == "plan" else hr.changed_ops):
-            hr.status = Status.CHANGED
-        if hr.status is Status.OK and hr.changes and mode == "apply":
-            hr.status = Status.CHANGED
-    except UnreachableError as e:
-        hr.status, hr.message = Status.UNREACHABLE, e.reason
-    except SimpulError as e:
-        hr.status, hr.message = Status.FAILED, str(e)
     except PyinfraError as e:
-        hr.status, hr.message = Status.FAILED, f"pyinfra: {e}"
-    hr.seconds = time.monotonic() - t0
-    log.info("%s: %s %s in %.1f s (%d changes)", name, mode, hr.status, hr.seconds, len(hr.changes))
-    return hr
+        res.status, res.message = Status.FAILED, f"pyinfra: {e}"
+    if res.status is Status.OK and res.data["changes"]:
+        res.status = Status.CHANGED
+    if res.status is Status.OK and mode == "apply" and res.data["changed_ops"]:
+        res.status = Status.CHANGED
+    res.diff = "\n".join(f"~ {c['op']}\n{c['detail']}".rstrip() for c in res.data["changes"])
+    log.info("%s: %s %s (%d changes)", name, mode, res.status, len(res.data["changes"]))
+    return res
 
 
 class _suppress:
@@ -225,18 +186,15 @@ def _outcome(state: Any, host: Any) -> tuple[int, str]:
 
 def run_hosts(inv: Inventory, names: Sequence[str], mode: Mode, known_hosts: Path, *,
               today: date | None = None, parallel: int = 10, overrides: Overrides | None = None,
-              oplog: OpLog | None = None) -> list[HostRun]:
-    """Plan or apply on ``names`` in parallel; one record per host in the operations log (apply)."""
-    today = today or date.today()
+              hooks: Sequence[Hook] = ()) -> list[Result]:
+    """Plan or apply on ``names`` through the core runner; one :class:`Result` per host."""
+    day = today or date.today()
     _thread_local_pyinfra_context()
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(names)))) as pool:
-        runs = list(pool.map(lambda n: run_host(inv, n, mode, known_hosts, today=today,
-                                                overrides=overrides), names))
-    if oplog is not None and mode == "apply":
-        for hr in runs:
-            controls = sorted({c for ch in hr.changes for c in ch["controls"]})
-            oplog.append(action="harden.apply", target=hr.name, result=str(hr.status),
-                         params={"changed_ops": hr.changed_ops, "controls_changed": controls,
-                                 "message": hr.message, "seconds": round(hr.seconds, 2)},
-                         refs=REFS)
-    return runs
+    return run_each(names, lambda n: harden_host(inv, n, mode, known_hosts, today=day,
+                                                 overrides=overrides),
+                    parallel=parallel, hooks=hooks)
+
+
+def controls_changed(result: Result) -> list[str]:
+    """The control IDs whose operations changed (or would change) on the host."""
+    return sorted({c for ch in result.data.get("changes", []) for c in ch["controls"]})

@@ -23,7 +23,7 @@ def targets(inv: Inventory, spec: ClusterSpec, known_hosts: Path) -> dict[str, T
     return {m.name: server_target(inv, m.name, known_hosts) for m in spec.members}
 
 
-def gather(inv: Inventory, spec: ClusterSpec, known_hosts: Path,
+def read_status(inv: Inventory, spec: ClusterSpec, known_hosts: Path,
            ts: dict[str, Target] | None = None) -> tuple[ClusterStatus, dict[str, Any]]:
     """Ask every member (in parallel) and assess; also returns the raw facts per member."""
     ts = ts or {m.name: server_target(inv, m.name, known_hosts) for m in spec.members}

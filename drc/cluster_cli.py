@@ -170,11 +170,11 @@ def status(ctx: click.Context, app: AppContext, services: tuple[str, ...], known
     Example:
       simpul drc status --service simpeg --json
     """
-    from simpul.drc.cluster import gather
+    from simpul.drc.cluster import read_status
 
     inv, specs = _specs(app, services)
     kh = _known_hosts(app, known_hosts)
-    statuses = [gather(inv, spec, kh)[0] for spec in specs]
+    statuses = [read_status(inv, spec, kh)[0] for spec in specs]
     if app.want_json(json_):
         print_json([s.to_dict() for s in statuses])
     else:

@@ -45,7 +45,7 @@ from typing import Any, Protocol
 from simpul.deploys import dbcluster as dbc
 from simpul.deploys import dbcluster_render as rd
 from simpul.drc import drillmath as dm
-from simpul.drc.cluster import gather
+from simpul.drc.cluster import read_status
 from simpul.drc.clusterstate import ClusterStatus
 from simpul.drc.remote import RemoteStream
 from simpul.errors import ConfigError, ExitCode, SimpulError, UsageError
@@ -175,7 +175,7 @@ def plan_drill(inv: Inventory, spec: rd.ClusterSpec, scenario: str | None, failb
     if not spec.drill_client:
         raise ConfigError(f"services.{spec.service}.standby.drill_client is not set",
                           hint="name a server at the NOC that runs the drill's writes")
-    status, _ = gather(inv, spec, known_hosts)
+    status, _ = read_status(inv, spec, known_hosts)
     lab = is_lab(inv)
     leader = status.leader
     kind = scenario or "failback"
@@ -348,7 +348,7 @@ class Drill:
             return None
 
     def _status(self) -> ClusterStatus:
-        return gather(self.inv, self.spec, self.known_hosts, self.targets)[0]
+        return read_status(self.inv, self.spec, self.known_hosts, self.targets)[0]
 
     def _healthy_with(self, leader: str) -> bool:
         st = self._status()

@@ -27,20 +27,27 @@ INFLUX_RPC = ("127.0.0.1", 18088)
 VM_HTTP = ("127.0.0.1", 18428)
 
 
+def _hp(addr: tuple[str, int]) -> str:
+    return f"{addr[0]}:{addr[1]}"
+
+
 @dataclass(frozen=True)
 class NocService:
     name: str
     binary: str
     port: tuple[str, int]
     health_path: str
+    sink: str = ""  # the `simpul poll` sink URL of this store (published for the poller)
 
     @property
     def url(self) -> str:
         return f"http://{self.port[0]}:{self.port[1]}"
 
 
-INFLUXDB = NocService("influxdb", "/usr/bin/influxd", INFLUX_HTTP, "/ping")
-VICTORIA = NocService("victoria-metrics", "/usr/bin/victoria-metrics", VM_HTTP, "/health")
+INFLUXDB = NocService("influxdb", "/usr/bin/influxd", INFLUX_HTTP, "/ping",
+                      f"influx-v1+http://{_hp(INFLUX_HTTP)}?db=simpul")
+VICTORIA = NocService("victoria-metrics", "/usr/bin/victoria-metrics", VM_HTTP, "/health",
+                      f"influx-v2+http://{_hp(VM_HTTP)}?bucket=simpul&org=lab")
 SERVICES = (INFLUXDB, VICTORIA)
 
 _INFLUX_CONF = """\
@@ -65,10 +72,6 @@ bind-address = "{rpc}"
 [continuous_queries]
   enabled = false
 """
-
-
-def _hp(addr: tuple[str, int]) -> str:
-    return f"{addr[0]}:{addr[1]}"
 
 
 def _dir(st: LabState, svc: NocService) -> Path:

@@ -21,25 +21,27 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib
 import logging
 import os
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, ip_address, ip_network
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from simpul import labinfo
 from simpul.inventory.loader import load_inventory
 from simpul.inventory.models import Inventory
+from simpul.results import Result, Status
+from simpul.runner import run_each
 
 from . import netns as nx
 from . import noc, routers, wan
+from . import servers as lab_servers
+from .image import ensure_image
 from .state import (
     LabState,
     ensure_dirs,
@@ -87,16 +89,6 @@ def state(root: Path | None = None) -> LabState:
     return LabState(root or lab_dir())
 
 
-def _servers_module() -> ModuleType | None:
-    """``simpul.lab.servers`` if present (servers are skipped until it lands)."""
-    try:
-        return importlib.import_module("simpul.lab.servers")
-    except ModuleNotFoundError as e:
-        if e.name in ("simpul.lab.servers",):
-            return None
-        raise
-
-
 @contextlib.contextmanager
 def _locked(st: LabState) -> Iterator[None]:
     st.root.mkdir(parents=True, exist_ok=True)
@@ -117,12 +109,21 @@ def _require_root() -> None:
                           hint="run it with sudo")
 
 
+def _label(item: Any) -> str:
+    return str(getattr(item, "name", item))
+
+
 def _parallel(fn: Callable[[Any], None], items: list[Any], workers: int = 8) -> None:
-    if not items:
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as ex:
-        for f in [ex.submit(fn, i) for i in items]:
-            f.result()
+    """Run ``fn`` on every item through the core runner; raise :class:`LabError` naming every
+    item that failed (the others are done: ``up`` is idempotent, so a re-run completes it)."""
+
+    def task(item: Any) -> Result:
+        fn(item)
+        return Result(_label(item), Status.OK)
+
+    bad = [r for r in run_each(items, task, name=_label, parallel=workers) if not r.ok]
+    if bad:
+        raise nx.LabError("; ".join(f"{r.target}: {r.message}" for r in bad))
 
 
 # --- the root namespace ----------------------------------------------------------------------
@@ -330,9 +331,9 @@ def wait_ospf(topo: Topology, timeout: float = 30) -> float:
     return time.monotonic() - t0
 
 
-def _server_spec(servers_mod: ModuleType, st: LabState, inv: Inventory, s: ServerPlan) -> Any:
+def _server_spec(st: LabState, inv: Inventory, s: ServerPlan) -> lab_servers.ServerSpec:
     srv = inv.servers[s.name]
-    return servers_mod.ServerSpec(
+    return lab_servers.ServerSpec(
         name=s.name, netns=s.netns, hostname=s.name, mgmt_ip=str(s.mgmt_ip),
         ssh_user=srv.ssh.user, authorized_key=st.deploy_key.with_suffix(".pub").read_text().strip(),
         host_key_dir=st.hostkey_dir(s.name), snmp_community=st.secret("snmp-community"),
@@ -373,13 +374,13 @@ def up(inv: Inventory | None = None, *, st: LabState | None = None,
         _check_root_ns(topo)
         ensure_dirs(st)
         ensure_secrets(st)
-        servers_mod = _servers_module() if servers and topo.servers else None
+        with_servers = servers and bool(topo.servers)
         for n in [*topo.routers, *topo.servers]:
             ensure_host_key(st, n)
         image: Path | None = None
-        if servers_mod is not None:
+        if with_servers:
             step("server image (built once, then cached)")
-            image = importlib.import_module("simpul.lab.image").ensure_image(image_cache())
+            image = ensure_image(image_cache())
         step("wiring namespaces, management LAN, links and switches")
         _root_setup(st, topo)
         _wire(st, topo)
@@ -393,34 +394,76 @@ def up(inv: Inventory | None = None, *, st: LabState | None = None,
         step("starting NOC services (InfluxDB, VictoriaMetrics)")
         for svc in noc.SERVICES:
             noc.start(st, svc)
-        if servers_mod is not None:
+        if with_servers and image is not None:
             step(f"booting {len(topo.servers)} servers")
             st.servers.mkdir(exist_ok=True)
-            specs = [_server_spec(servers_mod, st, inv, s) for s in topo.servers.values()]
-            _parallel(lambda spec: servers_mod.start_server(spec, image, st.root), specs,
-                      workers=4)
+            specs = [_server_spec(st, inv, s) for s in topo.servers.values()]
+            _parallel(lambda spec: lab_servers.start_server(spec, image, st.root), specs, workers=4)
         step("waiting for routers and OSPF")
         _parallel(lambda r: routers.wait_ready(st, r), list(topo.routers.values()))
         ospf_s = wait_ospf(topo)
         for svc in noc.SERVICES:
             noc.wait_healthy(svc)
-        step("publishing ssh_config and known_hosts")
-        _publish(st, inv, topo, servers_mod is not None)
+        step("publishing ssh_config, known_hosts and the lab's facts")
+        _publish(st, inv, topo, with_servers)
+        _publish_facts(st, inv, topo)
         elapsed = time.monotonic() - t0
         steps["done"] = round(elapsed, 2)
-    report = UpReport(round(elapsed, 2), len(topo.routers),
-                      len(topo.servers) if servers_mod else 0,
-                      servers_mod is None and bool(topo.servers), round(ospf_s, 2), steps)
-    _oplog("lab.up", "ok", {"routers": report.routers, "servers": report.servers,
-                            "seconds": report.seconds, "state_dir": str(st.root)})
-    return report
+    return UpReport(round(elapsed, 2), len(topo.routers), len(topo.servers) if with_servers else 0,
+                    False, round(ospf_s, 2), steps)
 
 
-def _oplog(action: str, result: str, params: dict[str, Any]) -> None:
-    from simpul.oplog import OpLog
-    from simpul.settings import load_settings
-    OpLog(load_settings().oplog).append(action=action, target="lab", result=result,
-                                        params=params, refs=["issue #3 (the built-in lab)"])
+def probe_netns(inv: Inventory, topo: Topology) -> str | None:
+    """The lab's NOC probe point: the core router's namespace.
+
+    The desa loopbacks (10.199.x) exist only inside the lab and the root namespace must not
+    route there (the lab installs ``unreachable 10.199.0.0/16``); the core router stands where a
+    NOC host stands in production, so ICMP probes of the data plane run in its namespace.
+    """
+    core = next((n for n, d in inv.devices.items() if d.role == "core"), None)
+    return topo.routers[core].netns if core in topo.routers else None
+
+
+def _publish_facts(st: LabState, inv: Inventory, topo: Topology) -> None:
+    """What other domains may know of the running lab, without importing it (simpul.labinfo)."""
+    labinfo.write({
+        "inventory": str(Path(inv.source).resolve()) if inv.source else None,
+        "probe_netns": probe_netns(inv, topo),
+        "sinks": [svc.sink for svc in noc.SERVICES if svc.sink],
+        "ssh_config": str(st.ssh_config),
+        "known_hosts": str(st.known_hosts),
+        "state_dir": str(st.root),
+    })
+
+
+def reset(inv: Inventory | None = None, names: list[str] | None = None, *,
+          st: LabState | None = None, progress: Progress = _noop) -> list[str]:
+    """Give servers ``names`` (default: every lab server) a fresh disk: stop, wipe the
+    overlay, and — when the lab is up — boot again. Host keys are kept (known_hosts stays valid).
+
+    ``lab down`` + ``lab up`` keeps each server's changes on purpose (that is a reboot);
+    this is the way back to a server as the image made it. Returns the names reset.
+    """
+    _require_root()
+    inv = inv or load_inventory(default_inventory())
+    st = st or state()
+    topo = plan(inv)
+    chosen = list(names or topo.servers)
+    unknown = [n for n in chosen if n not in topo.servers]
+    if unknown:
+        raise nx.LabError(f"not a lab server: {', '.join(unknown)}",
+                          hint=f"lab servers: {', '.join(topo.servers)}")
+    with _locked(st):
+        running = bool(lab_namespaces())
+        image = ensure_image(image_cache()) if running else None
+        progress(f"resetting {len(chosen)} server(s)")
+        for n in chosen:
+            lab_servers.reset_server(n, st.root)
+        if running and image is not None:
+            progress(f"booting {len(chosen)} fresh server(s)")
+            specs = [_server_spec(st, inv, topo.servers[n]) for n in chosen]
+            _parallel(lambda spec: lab_servers.start_server(spec, image, st.root), specs, workers=4)
+    return chosen
 
 
 # --- down ------------------------------------------------------------------------------------
@@ -454,20 +497,16 @@ def down(*, st: LabState | None = None, progress: Progress = _noop) -> DownRepor
     problems: list[str] = []
     namespaces = lab_namespaces()
     with _locked(st):
-        servers_mod = _servers_module()
+        labinfo.remove()
         server_names = sorted({n[len(f"{PREFIX}-s-"):] for n in namespaces
                                if n.startswith(f"{PREFIX}-s-")}
                               | ({p.name for p in st.servers.iterdir() if p.is_dir()}
                                  if st.servers.is_dir() else set()))
-        if servers_mod is not None and server_names:
+        if server_names:
             progress(f"stopping {len(server_names)} servers")
-
-            def stop_server(name: str) -> None:
-                try:
-                    servers_mod.stop_server(name, st.root)
-                except Exception as e:  # keep tearing down; report at the end
-                    problems.append(f"server {name}: {e}")
-            _parallel(stop_server, server_names, workers=4)
+            stopped = run_each(server_names, lambda n: _stop_server(n, st), parallel=4)
+            # keep tearing down; report what failed at the end
+            problems += [f"server {r.target}: {r.message}" for r in stopped if not r.ok]
         progress("closing ssh control connections")
         _close_control_masters(st)
         progress(f"stopping processes in {len(namespaces)} namespaces")
@@ -500,12 +539,14 @@ def down(*, st: LabState | None = None, progress: Progress = _noop) -> DownRepor
             st.mark("run-netns-mount").unlink(missing_ok=True)
         st.links_file.unlink(missing_ok=True)
     elapsed = round(time.monotonic() - t0, 2)
-    if namespaces or problems:
-        _oplog("lab.down", "ok" if not problems else "partial",
-               {"namespaces": len(namespaces), "seconds": elapsed, "state_dir": str(st.root)})
     if problems:
         raise nx.LabError("lab down left problems: " + "; ".join(problems))
     return DownReport(elapsed, namespaces, problems)
+
+
+def _stop_server(name: str, st: LabState) -> Result:
+    lab_servers.stop_server(name, st.root)
+    return Result(name, Status.OK)
 
 
 # --- status ----------------------------------------------------------------------------------
@@ -552,26 +593,26 @@ def status(inv: Inventory | None = None, *, st: LabState | None = None) -> dict[
     except PermissionError:  # not root: the secrets dir is 0700
         have_secrets = False
 
-    servers_mod = _servers_module()
-
     def is_running(name: str, kind: str, ns: str) -> bool:
         if not nx.netns_exists(ns):
             return False
         if kind == "router":
             return routers.frr_running(topo.routers[name])
-        return servers_mod is not None and bool(servers_mod.server_pids(name, st.root))
+        return bool(lab_servers.server_pids(name, st.root))
 
-    def host(item: tuple[str, str, str, str]) -> HostStatus:
+    def host(item: tuple[str, str, str, str]) -> Result:
         name, kind, ip, ns = item
         running = is_running(name, kind, ns)
         ssh = running and ssh_banner(ip)
         snmp = running and have_secrets and snmp_ok(st, ip)
-        return HostStatus(name, kind, ip, ns, running, ssh, snmp)
+        hs = HostStatus(name, kind, ip, ns, running, ssh, snmp)
+        return Result(name, Status.OK if ssh and snmp else Status.UNREACHABLE, value=hs)
 
     items = [(n, "router", str(r.mgmt_ip), r.netns) for n, r in topo.routers.items()]
     items += [(n, "server", str(s.mgmt_ip), s.netns) for n, s in topo.servers.items()]
-    with ThreadPoolExecutor(max_workers=16) as ex:
-        hosts = list(ex.map(host, items))
+    checked = run_each(items, host, name=lambda i: i[0], parallel=16)
+    hosts = [r.value if r.value is not None else HostStatus(r.target, "?", "", "", False, False, False)
+             for r in checked]
     states = wan.load_states(st)
     links = []
     for name, link in topo.links.items():

@@ -63,9 +63,52 @@ def authorized_keys_path(st: LabState) -> Path:
     return st.root / "routers" / "authorized_keys"
 
 
+def helper_path(st: LabState) -> Path:
+    return st.bin / "router-helper"
+
+
+SUDOERS = Path("/etc/sudoers.d/simpul-lab-router-helper")
+"""Lets the router account run the device helper (and nothing else) as root."""
+
+
+def install_helper(st: LabState) -> None:
+    """Install the device helper (:mod:`simpul.lab.router_helper`) and its sudoers rule.
+
+    The helper is what a Linux+FRR router's host gives its management user: the management ACL
+    in the host firewall and a timed rollback (FRR has neither). Root-owned, not writable by
+    anyone else; the sudoers rule names exactly this file. Recorded under ``marks/`` so ``down``
+    removes the rule.
+    """
+    src = Path(__file__).with_name("router_helper.py").read_text()
+    src = src.replace('os.environ.get("SIMPUL_LAB_DIR_FOR_HELPER", "/var/lib/simpul/lab")',
+                      repr(str(st.root)))
+    _write(helper_path(st), src, 0o755)
+    os.chown(helper_path(st), 0, 0)
+    rule = (f"# simpul lab: the router account may run the lab's router device helper\n"
+            f"{ROUTER_USER} ALL=(root) NOPASSWD: {helper_path(st)}\n")
+    if not SUDOERS.exists() or SUDOERS.read_text() != rule:
+        tmp = SUDOERS.with_name(".simpul-lab-router-helper.tmp")
+        tmp.write_text(rule)
+        tmp.chmod(0o440)
+        cp = nx.run(["visudo", "-c", "-q", "-f", str(tmp)], check=False)
+        if cp.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            raise nx.LabError(f"sudoers rule for the router helper is invalid: {cp.stderr.strip()}")
+        os.replace(tmp, SUDOERS)
+        st.mark("sudoers-router-helper").write_text("created by simpul lab up\n")
+
+
+def remove_helper(st: LabState) -> None:
+    if st.mark("sudoers-router-helper").exists():
+        SUDOERS.unlink(missing_ok=True)
+        st.mark("sudoers-router-helper").unlink(missing_ok=True)
+
+
 def ensure_user(st: LabState) -> None:
     """Create (or update) the ``simpul`` account whose login shell is the router CLI."""
-    _write(shell_path(st), render("router-shell.sh.j2", user=ROUTER_USER, prefix=PREFIX), 0o755)
+    _write(shell_path(st), render("router-shell.sh.j2", user=ROUTER_USER, prefix=PREFIX,
+                                  helper=helper_path(st)), 0o755)
+    install_helper(st)
     pub = st.deploy_key.with_suffix(".pub").read_text()
     _write(authorized_keys_path(st), pub, 0o644)
     home = st.routers / "home"
@@ -98,7 +141,9 @@ def ensure_user(st: LabState) -> None:
 
 
 def remove_user(st: LabState) -> None:
-    """Remove the ``simpul`` account if (and only if) the lab created it."""
+    """Remove the ``simpul`` account if (and only if) the lab created it (and the helper's
+    sudoers rule)."""
+    remove_helper(st)
     if not st.mark("user-simpul").exists():
         return
     try:

@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .image import DROPPED_CAPS_ARG, repo_dir_for
-from .netns import LabError, netns_exists, read_pidfile, run
+from .netns import LabError, netns_exists, pid_alive, read_pidfile, run
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def _wait_for_init(name: str, unshare_pid: int, d: Path) -> int:
     while time.monotonic() < deadline:
         for child in _children(unshare_pid):
             return child
-        if not _alive(unshare_pid):
+        if not pid_alive(unshare_pid):
             break
         time.sleep(0.01)
     raise LabError(f"{name}: the server's PID 1 did not start{_console_tail(d)}")
@@ -274,7 +274,7 @@ def _wait_for_sshd(spec: ServerSpec, unshare_pid: int, d: Path) -> None:
     """Wait for the SSH banner on mgmt_ip:22, probing from inside the server's netns."""
     deadline = time.monotonic() + BOOT_TIMEOUT
     while time.monotonic() < deadline:
-        if not _alive(unshare_pid):
+        if not pid_alive(unshare_pid):
             raise LabError(f"{spec.name}: the server stopped during boot{_console_tail(d)}")
         cp = run([sys.executable, "-c", _PROBE, spec.mgmt_ip, "2"], ns=spec.netns, check=False,
                  timeout=10)
@@ -292,9 +292,9 @@ def _stop_locked(name: str, d: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(init, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
-        while _alive(init) and time.monotonic() < deadline:
+        while pid_alive(init) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _alive(init):
+        if pid_alive(init):
             log.warning("%s: PID 1 (%d) ignored SIGTERM for %.0f s: killing the server", name,
                         init, STOP_TIMEOUT)
             with contextlib.suppress(ProcessLookupError):
@@ -302,9 +302,9 @@ def _stop_locked(name: str, d: Path) -> None:
         log.info("%s: stopped in %.2f s", name, time.monotonic() - t0)
     if holder is not None:
         deadline = time.monotonic() + 5
-        while _alive(holder) and time.monotonic() < deadline:
+        while pid_alive(holder) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _alive(holder):
+        if pid_alive(holder):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(holder, signal.SIGKILL)
     _unmount_below(d)
@@ -314,7 +314,7 @@ def _stop_locked(name: str, d: Path) -> None:
 
 def _find_unshare(name: str, d: Path) -> int | None:
     pid = read_pidfile(d / "unshare.pid")
-    if pid is None or not _alive(pid):
+    if pid is None or not pid_alive(pid):
         return None
     cmdline = _cmdline(pid)
     if "unshare" in cmdline and str(INIT_DIR / "stage1.sh") in cmdline and name in cmdline:
@@ -332,7 +332,7 @@ def _find_init(name: str, d: Path) -> int | None:
     if holder is not None:
         candidates.extend(_children(holder))
     for pid in candidates:
-        if not _alive(pid):
+        if not pid_alive(pid):
             continue
         cmdline = _cmdline(pid)
         is_ours = (cmdline[-2:] == ["/run/simpul/init.py", name]
@@ -382,14 +382,6 @@ def _nspid(pid: int) -> int | None:
     except OSError:
         return None
     return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
 def _unmount_below(d: Path) -> None:

@@ -15,11 +15,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from simpul import labinfo
+
 from .netns import LabError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LAB_DIR = Path("/var/lib/simpul/lab")
 
 SECRET_FILES = ("router-password", "snmp-community", "snmp-auth", "snmp-priv", "restic-password",
                 "drc-cluster")
@@ -27,7 +28,8 @@ SECRET_FILES = ("router-password", "snmp-community", "snmp-auth", "snmp-priv", "
 
 
 def lab_dir() -> Path:
-    return Path(os.environ.get("SIMPUL_LAB_DIR") or DEFAULT_LAB_DIR)
+    """``$SIMPUL_LAB_DIR`` or ``/var/lib/simpul/lab`` (defined once, in the core)."""
+    return labinfo.lab_dir()
 
 
 @dataclass(frozen=True)
@@ -140,15 +142,17 @@ def ensure_secrets(st: LabState) -> None:
             _write_secret(p, secrets.token_hex(16))
             log.info("lab: generated secret %s", p)
         p.chmod(0o600)
-    if not st.deploy_key.exists():
-        cp = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                             "simpul-lab-deploy", "-f", str(st.deploy_key)],
-                            capture_output=True, text=True, check=False)
-        if cp.returncode != 0:
-            raise LabError(f"ssh-keygen for the deploy key failed: {cp.stderr.strip()}")
-        log.info("lab: generated deploy key %s", st.deploy_key)
-    st.deploy_key.chmod(0o600)
-    st.deploy_key.with_suffix(".pub").chmod(0o644)
+    # the deploy key, and the key the lab Dinas signs its evidence packs with
+    for key, comment in ((st.deploy_key, "simpul-lab-deploy"),
+                         (st.secrets / "evidence-signing-key", "simpul-lab-evidence")):
+        if not key.exists():
+            cp = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment,
+                                 "-f", str(key)], capture_output=True, text=True, check=False)
+            if cp.returncode != 0:
+                raise LabError(f"ssh-keygen for {key.name} failed: {cp.stderr.strip()}")
+            log.info("lab: generated %s", key)
+        key.chmod(0o600)
+        key.with_suffix(".pub").chmod(0o644)
 
 
 def ensure_host_key(st: LabState, name: str) -> str:

@@ -91,6 +91,21 @@ def counter_delta(prev: int, cur: int, *, bits: int = 64) -> int:
     return int(cur + (2**bits) - prev)
 
 
+def may_wrap_twice(max_rate: float | None, elapsed: float, *, bits: int = 32) -> bool:
+    """Could the counter have wrapped more than once in ``elapsed`` seconds at ``max_rate``?
+
+    A Counter32 of octets on a 1 Gb/s interface (125,000,000 octets/s) wraps every ~34 s: at a
+    60 s interval one, two or more wraps look the same, so no rate can be derived. Unknown
+    speed → ``False`` (at most one wrap is assumed).
+
+    >>> may_wrap_twice(125_000_000.0, 60.0)
+    True
+    >>> may_wrap_twice(12_500_000.0, 60.0)
+    False
+    """
+    return bool(max_rate) and max_rate is not None and max_rate * elapsed >= 2**bits
+
+
 def counter_rate(
     prev: int,
     cur: int,
@@ -111,11 +126,16 @@ def counter_rate(
       Counter64, which does not wrap within a polling interval; this is a discontinuity
       such as ``clear counters``.
     - ``max_rate`` (e.g. the interface speed) rejects impossible results as ``None``.
+    - A Counter32 that could have wrapped more than once in ``elapsed`` at ``max_rate``
+      (:func:`may_wrap_twice`) gives ``None``: the true rate cannot be told from the reads;
+      such an interface needs the 64-bit counter (ifHC*) or a shorter interval.
 
     >>> counter_rate(4294967000, 200, 10.0, bits=32)
     49.6
     """
     if elapsed <= 0:
+        return None
+    if bits == 32 and may_wrap_twice(max_rate, elapsed):
         return None
     if cur < prev:
         if restart is Restart.REBOOT or bits == 64:

@@ -72,7 +72,7 @@ def ping_many(
     timeout_ms: int = 500,
     netns: str | None = None,
 ) -> dict[str, PingResult]:
-    """Probe all ``addresses`` at once; a host that fping does not report counts as all lost.
+    """Ping all ``addresses`` at once; a host that fping does not report counts as all lost.
 
     ``netns`` runs fping inside that network namespace (``ip netns exec``, needs root): the
     probe point. On a NOC host fping runs where the poller runs; in the built-in lab the desa

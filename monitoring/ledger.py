@@ -10,7 +10,7 @@ Service availability is derived at report time from its servers' intervals (see
 :mod:`simpul.monitoring.sla`), so the ledger stores facts only once.
 
 The ledger also keeps the per-device poll state (last counters, uptime, interface status) that
-:func:`simpul.monitoring.poller.derive` needs across ``simpul poll --once`` runs.
+:func:`simpul.monitoring.devicepoll.derive` needs across ``simpul poll --once`` runs.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .store import LedgerConnection
 
 UP: str = "up"
 DOWN: str = "down"
@@ -48,10 +50,22 @@ class LedgerEvent:
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        if readonly:
+            # Reports only read: no directory, file or schema is created. SQLite's mode=ro
+            # still creates (and leaves) the -wal/-shm files of a WAL database, owned by whoever
+            # runs the report, which could lock a poller running as another user out of its
+            # own ledger; so unless a poller has them open already (-wal exists: use them), the
+            # closed database is read as immutable (its main file is complete when no -wal
+            # exists).
+            wal = path.with_name(path.name + "-wal").exists()
+            uri = f"{path.resolve().as_uri()}?{'mode=ro' if wal else 'immutable=1'}"
+            self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None,
+                                      factory=LedgerConnection)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, factory=LedgerConnection)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(

@@ -9,21 +9,32 @@ poll time and InfluxDB/VictoriaMetrics overwrite a point with the same series an
 
 A batch the sink *rejects* (HTTP 400: the data itself is bad) would block the queue forever; it
 is moved to the ``dead`` table with the reason, kept for inspection, and counted.
+
+Points polled while **no sink is configured** are not thrown away: they wait in a queue of their
+own (:data:`NO_SINK`). The first run that has sinks hands them over (:meth:`Outbox.adopt`, one
+transaction, oldest first, before that run's own points), so a sink configured later receives
+everything that was polled before it existed.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from .store import OutboxConnection
+
 log = logging.getLogger(__name__)
 
 BATCH_LINES = 5000
+NO_SINK = "(no sink yet)"
+STOPPED = "stopped (SIGTERM) while delivering; the batch stays in the outbox for the next run"
+"""The queue of points polled while no sink was configured."""
 
 
 class SinkError(Exception):
@@ -65,8 +76,12 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        # Used from the event loop and from the flush worker thread, never at the same time.
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        # Used from the event loop and from the flush thread: every use holds _lock, which is
+        # never held while a sink is being written to.
+        self._lock = threading.RLock()
+        self._cancel = threading.Event()
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False,
+                                  factory=OutboxConnection)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(
@@ -85,24 +100,62 @@ class Outbox:
         )
 
     def close(self) -> None:
-        self.db.close()
+        with self._lock:  # never while a flush thread is between two statements
+            self.db.close()
+
+    def cancel(self) -> None:
+        """Stop a flush in progress (SIGTERM): it touches the file no more, not even to delete a
+        batch the sink took meanwhile (that batch is sent again: harmless, same timestamps)."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
 
     def put(self, sinks: Sequence[str], lines: Sequence[str]) -> int:
-        """Queue ``lines`` for every sink in one transaction; returns the number of batches."""
-        if not lines or not sinks:
+        """Queue ``lines`` for every sink in one transaction; returns the number of batches.
+
+        With no sink the lines wait in the :data:`NO_SINK` queue for a sink configured later.
+        """
+        if not lines:
             return 0
+        if not sinks:
+            sinks = [NO_SINK]
         now = time.time()
         rows = []
         for s in sinks:
             for i in range(0, len(lines), BATCH_LINES):
                 chunk = lines[i : i + BATCH_LINES]
                 rows.append((s, now, len(chunk), "\n".join(chunk)))
-        with self.db:
+        with self._lock, self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.executemany(
                 "INSERT INTO outbox(sink, created, n, lines) VALUES (?,?,?,?)", rows
             )
         return len(rows)
+
+    def adopt(self, sinks: Sequence[str]) -> tuple[int, int]:
+        """Hand the :data:`NO_SINK` queue to ``sinks`` (oldest first, one transaction).
+
+        Returns ``(batches, lines)`` handed over (counted once, not per sink). Call it before
+        queueing new points, so the older points are delivered first.
+        """
+        sinks = [s for s in sinks if s != NO_SINK]
+        if not sinks:
+            return 0, 0
+        with self._lock, self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            rows = self.db.execute(
+                "SELECT id, created, n, lines FROM outbox WHERE sink=? ORDER BY id", (NO_SINK,)
+            ).fetchall()
+            if not rows:
+                return 0, 0
+            self.db.executemany(
+                "INSERT INTO outbox(sink, created, n, lines) VALUES (?,?,?,?)",
+                [(s, created, n, text) for _bid, created, n, text in rows for s in sinks],
+            )
+            self.db.execute("DELETE FROM outbox WHERE sink=?", (NO_SINK,))
+        return len(rows), sum(int(r[2]) for r in rows)
 
     def pending(self, sink: str | None = None) -> tuple[int, int]:
         """``(batches, lines)`` waiting (for one sink or all)."""
@@ -111,21 +164,31 @@ class Outbox:
         if sink:
             q += " WHERE sink=?"
             args = (sink,)
-        b, n = self.db.execute(q, args).fetchone()
+        with self._lock:
+            b, n = self.db.execute(q, args).fetchone()
         return int(b), int(n)
 
     def dead(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM dead").fetchone()[0])
+        with self._lock:
+            return int(self.db.execute("SELECT COUNT(*) FROM dead").fetchone()[0])
 
     def flush(self, sink: Sink, *, max_batches: int | None = None) -> FlushResult:
-        """Deliver this sink's batches oldest first; stop at the first transient failure."""
+        """Deliver this sink's batches oldest first; stop at the first transient failure.
+
+        Safe to run in a thread while :meth:`cancel` is called from another: a batch is deleted
+        only after the sink acknowledged it and only if the flush was not cancelled meanwhile.
+        """
         res = FlushResult(sink.name)
         sent = 0
         while max_batches is None or sent < max_batches:
-            row = self.db.execute(
-                "SELECT id, created, n, lines FROM outbox WHERE sink=? ORDER BY id LIMIT 1",
-                (sink.name,),
-            ).fetchone()
+            with self._lock:
+                if self._cancel.is_set():
+                    res.error = STOPPED
+                    return res
+                row = self.db.execute(
+                    "SELECT id, created, n, lines FROM outbox WHERE sink=? ORDER BY id LIMIT 1",
+                    (sink.name,),
+                ).fetchone()
             if row is None:
                 break
             bid, created, n, text = row
@@ -136,18 +199,26 @@ class Outbox:
                     res.error = e.reason
                     log.warning("%s: delivery failed, %s kept on disk: %s", sink.name, "batch", e.reason)
                     break
-                log.error("%s: batch %d rejected, moved to dead letters: %s", sink.name, bid, e.reason)
-                with self.db:
-                    self.db.execute("BEGIN IMMEDIATE")
-                    self.db.execute(
-                        "INSERT INTO dead(id, sink, created, failed, reason, n, lines) "
-                        "VALUES (?,?,?,?,?,?,?)",
-                        (bid, sink.name, created, time.time(), e.reason, n, text),
-                    )
-                    self.db.execute("DELETE FROM outbox WHERE id=?", (bid,))
+                with self._lock:
+                    if self._cancel.is_set():
+                        res.error = STOPPED
+                        return res
+                    log.error("%s: batch %d rejected, moved to dead letters: %s", sink.name, bid, e.reason)
+                    with self.db:
+                        self.db.execute("BEGIN IMMEDIATE")
+                        self.db.execute(
+                            "INSERT INTO dead(id, sink, created, failed, reason, n, lines) "
+                            "VALUES (?,?,?,?,?,?,?)",
+                            (bid, sink.name, created, time.time(), e.reason, n, text),
+                        )
+                        self.db.execute("DELETE FROM outbox WHERE id=?", (bid,))
                 res.dead_batches += 1
                 continue
-            self.db.execute("DELETE FROM outbox WHERE id=?", (bid,))
+            with self._lock:
+                if self._cancel.is_set():
+                    res.error = STOPPED
+                    return res
+                self.db.execute("DELETE FROM outbox WHERE id=?", (bid,))
             res.delivered_batches += 1
             res.delivered_lines += n
             sent += 1

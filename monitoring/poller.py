@@ -1,392 +1,363 @@
-"""The poller: many devices concurrently, each with its own timeout and retries.
+"""The poller: one polling cycle end to end, the lock, and the long-running loop.
 
-:func:`poll_device` runs one :class:`~simpul.monitoring.profiles.PollPlan` against one agent
-(one GET for the scalars, one GETBULK walk per table column, falling back from ifXTable HC
-columns to ifTable 32-bit ones). :func:`poll_cycle` runs many with a bound on devices in flight
-(``concurrency``); a device that fails becomes a failed :class:`DevicePoll`, never an exception
-that stops the cycle.
+A cycle: SNMP polls (bounded concurrency) and ICMP probes run together → rates/events derived
+from the previous state → lines committed to the outbox (before any delivery) → availability
+ledger and state updated → the outbox flushed to every sink.
 
-:func:`derive` is pure: given the previous state of a device and a new poll it returns the
-wrap/reboot-safe rates, the events (reboot, device up/down, interface up/down) and the new state.
-:func:`to_lines` turns a poll into Telegraf-compatible line protocol.
+``simpul poll --once`` (cron) and ``simpul poll`` (service) share one lock file in the state
+directory, so runs never overlap: the second one sees the lock and skips with a message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .counters import (
-    Clock,
-    Restart,
-    classify_restart,
-    counter_bits,
-    counter_rate,
-    speed_bps,
-    transition,
-)
-from .engine import SnmpEngine, SnmpError, SnmpTarget, Value
+from simpul.errors import ConfigError, LockedError
+from simpul.results import Result, Status
+from simpul.runner import Hook
+
+from .devicepoll import DevicePoll, derive, poll_cycle, to_lines
+from .engine import SnmpEngine
+from .icmp import PingResult, ping_many
+from .ledger import Ledger, LedgerEvent
 from .lineproto import line
-from .profiles import Column, PollPlan
+from .outbox import NO_SINK, STOPPED, FlushResult, Outbox, Sink
+from .targets import HostRef
 
 log = logging.getLogger(__name__)
 
-IF_OPER_UP = 1
+STOP_GRACE = 0.5
+"""Seconds a flush in progress may still take after SIGTERM before the poller leaves it."""
 
 
-@dataclass(frozen=True)
-class UsedColumn:
-    """Which column actually answered (the primary or its fallback)."""
+# --- lock ------------------------------------------------------------------------------------
 
-    name: str
-    type: str
-    rate: str | None
-    scale: float
-    speed: str | None
+
+@contextlib.contextmanager
+def poll_lock(state_dir: Path, name: str = "poll") -> Iterator[Path]:
+    """Hold ``<state_dir>/<name>.lock`` (flock, released by the kernel if we die).
+
+    Raises :class:`LockedError` naming the holder's PID when another run has it.
+    """
+    path = state_dir / f"{name}.lock"
+    if state_dir.exists() and not state_dir.is_dir():
+        raise ConfigError(f"state directory {state_dir}: is a file, not a directory",
+                          hint="point --state-dir, $SIMPUL_STATE_DIR or state_dir in simpul.toml "
+                               "at a directory")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ConfigError(f"state directory {state_dir}: cannot use it ({e.strerror})",
+                          hint="--state-dir, $SIMPUL_STATE_DIR or state_dir in simpul.toml must be "
+                               "a directory this user can write") from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise LockedError(
+                f"another 'simpul poll' is running (pid {holder}, lock {path})",
+                hint="this run is skipped; the running one will poll",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)
+
+
+# --- one cycle -------------------------------------------------------------------------------
 
 
 @dataclass
-class DevicePoll:
-    """What one device answered in one cycle."""
+class CycleReport:
+    timestamp: int
+    started: float
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    polls: list[DevicePoll] = field(default_factory=list)
+    pings: dict[str, PingResult] = field(default_factory=dict)
+    availability: dict[str, bool] = field(default_factory=dict)
+    events: list[LedgerEvent] = field(default_factory=list)
+    lines: int = 0
+    flush: list[FlushResult] = field(default_factory=list)
+    interrupted: bool = False
+    waiting_for_sink: int = 0  # lines kept for a sink configured later (no sink this run)
 
-    target: str
-    at: float
-    ok: bool = False
-    error: str | None = None
-    error_kind: str | None = None  # timeout | auth | error
-    duration: float = 0.0
-    scalars: dict[str, dict[str, Value]] = field(default_factory=dict)
-    tables: dict[str, dict[str, dict[str, Value]]] = field(default_factory=dict)
-    columns: dict[str, dict[str, UsedColumn]] = field(default_factory=dict)
-    requests: int = 0
+    def results(self) -> list[Result]:
+        """One result per device and per sink that failed, for the exit code: SNMP failures,
+        data-plane outages seen by ICMP, sinks that could not take the points."""
+        from .devicepoll import device_result
 
-    @property
-    def clock(self) -> Clock:
-        s = self.scalars.get("snmp", {})
-
-        def i(k: str) -> int | None:
-            v = s.get(k)
-            return v if isinstance(v, int) else None
-
-        return Clock(
-            at=self.at,
-            sys_uptime=i("sysUpTime"),
-            engine_time=i("snmpEngineTime"),
-            engine_boots=i("snmpEngineBoots"),
-        )
-
-
-def _norm(v: Value, kind: str) -> Value:
-    if kind == "string":
-        if isinstance(v, bytes):
-            try:
-                s = v.decode("utf-8")
-            except UnicodeDecodeError:
-                return v.hex(":")
-            return s.rstrip("\x00") if s.isprintable() or s.rstrip("\x00").isprintable() else v.hex(":")
-        return None if v is None else str(v)
-    if isinstance(v, bool):
-        return int(v)
-    if isinstance(v, int | float):
-        return v
-    if isinstance(v, bytes):
-        return None
-    try:
-        return int(v) if v is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _used(c: Column, fallback: bool) -> UsedColumn:
-    if fallback and c.fallback:
-        f = c.fallback
-        return UsedColumn(f.name, f.type, c.rate, c.scale, f.speed)
-    return UsedColumn(c.name, c.type, c.rate, c.scale, c.speed)
-
-
-async def poll_device(
-    engine: SnmpEngine,
-    target: SnmpTarget,
-    plan: PollPlan,
-    *,
-    rows_hint: dict[str, int] | None = None,
-    now: Callable[[], float] = time.time,
-) -> DevicePoll:
-    """Poll one device. Never raises for SNMP problems: they end up in ``DevicePoll.error``."""
-    res = DevicePoll(target=target.name, at=now())
-    t0 = time.perf_counter()
-    try:
-        async with engine.session(target) as s:
-            if plan.scalars:
-                got = await s.get([c.oid for _, c in plan.scalars])
-                res.requests += 1
-                for m, c in plan.scalars:
-                    if c.oid in got:
-                        v = _norm(got[c.oid], c.type)
-                        if v is not None:
-                            res.scalars.setdefault(m, {})[c.name] = v
-            for t in plan.tables:
-                reps = (rows_hint or {}).get(t.name, 30) + 1
-                rows: dict[str, dict[str, Value]] = {}
-                used: dict[str, UsedColumn] = {}
-                for c in t.columns:
-                    vbs = await s.walk(c.oid, reps)
-                    res.requests += 1
-                    fb = False
-                    if not vbs and c.fallback:
-                        vbs = await s.walk(c.fallback.oid, reps)
-                        res.requests += 1
-                        fb = True
-                    if not vbs:
-                        continue
-                    u = _used(c, fb)
-                    used[c.name] = u
-                    base = len(c.fallback.oid if fb and c.fallback else c.oid) + 1
-                    for oid, val in vbs:
-                        v = _norm(val, u.type)
-                        if v is not None:
-                            rows.setdefault(oid[base:], {})[u.name] = v
-                if rows:
-                    res.tables[t.name] = rows
-                    res.columns[t.name] = used
-        res.ok = True
-    except SnmpError as e:
-        res.error = e.reason
-        res.error_kind = type(e).__name__.removeprefix("Snmp").lower()
-        log.info("%s: poll failed: %s", target.name, e.reason)
-    res.duration = time.perf_counter() - t0
-    return res
-
-
-async def poll_cycle(
-    engine: SnmpEngine,
-    targets: Sequence[SnmpTarget],
-    plans: dict[str, PollPlan],
-    *,
-    concurrency: int = 100,
-    rows_hint: dict[str, dict[str, int]] | None = None,
-    on_done: Callable[[DevicePoll], None] | None = None,
-    stop: asyncio.Event | None = None,
-) -> list[DevicePoll]:
-    """Poll every target with at most ``concurrency`` devices in flight.
-
-    ``plans`` maps a target name to its plan. ``stop`` (set by SIGTERM) lets the devices in
-    flight finish and skips the rest.
-    """
-    sem = asyncio.Semaphore(max(1, concurrency))
-    hints = rows_hint or {}
-
-    async def one(t: SnmpTarget) -> DevicePoll | None:
-        async with sem:
-            if stop is not None and stop.is_set():
-                return None
-            r = await poll_device(engine, t, plans[t.name], rows_hint=hints.get(t.name))
-        if on_done:
-            on_done(r)
-        return r
-
-    done = await asyncio.gather(*(one(t) for t in targets))
-    return [r for r in done if r is not None]
-
-
-# --- derived values: rates, events, state ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Event:
-    at: float
-    device: str
-    kind: str  # reboot | uptime-wrap | snmp-down | snmp-up | if-down | if-up
-    detail: str = ""
-    ifname: str | None = None
-
-
-@dataclass
-class Derived:
-    rates: dict[str, dict[str, dict[str, float]]]  # table → index → {rate name: value}
-    events: list[Event]
-    state: dict[str, Any]
-    restart: Restart = Restart.NONE
-
-
-def derive(prev: dict[str, Any] | None, poll: DevicePoll) -> Derived:
-    """Rates and events from the previous state of a device and its new poll (pure).
-
-    ``prev``/``state`` is a JSON-able dict: ``{"up", "clock", "counters", "oper"}``.
-    A failed poll keeps the old counters (the next good poll computes a rate over the whole gap,
-    unless the device restarted meanwhile) and records ``snmp-down`` once.
-    """
-    prev = prev or {}
-    events: list[Event] = []
-    was_up = prev.get("up")
-    tr = transition(was_up, poll.ok)
-    if tr is not None:
-        events.append(
-            Event(poll.at, poll.target, f"snmp-{tr.value}", "" if poll.ok else (poll.error or ""))
-        )
-    if not poll.ok:
-        st = dict(prev)
-        st["up"] = False
-        return Derived({}, events, st)
-
-    cur_clock = poll.clock
-    restart = Restart.NONE
-    pc = prev.get("clock")
-    prev_clock = Clock(**pc) if pc else None
-    if prev_clock is not None:
-        restart = classify_restart(prev_clock, cur_clock)
-        if restart is Restart.REBOOT:
-            events.append(Event(poll.at, poll.target, "reboot", _reboot_detail(prev_clock, cur_clock)))
-        elif restart is Restart.UPTIME_WRAP:
-            events.append(Event(poll.at, poll.target, "uptime-wrap", "sysUpTime wrapped (497 days)"))
-    elapsed = poll.at - prev_clock.at if prev_clock else 0.0
-
-    prev_counters: dict[str, int] = prev.get("counters", {})
-    prev_oper: dict[str, int] = prev.get("oper", {})
-    counters: dict[str, int] = {}
-    oper: dict[str, int] = {}
-    rates: dict[str, dict[str, dict[str, float]]] = {}
-    for tname, rows in poll.tables.items():
-        used = poll.columns.get(tname, {})
-        speed_col = next((u for u in used.values() if u.speed), None)
-        for idx, row in rows.items():
-            max_bps = None
-            if speed_col is not None:
-                sv = row.get(speed_col.name)
-                max_bps = speed_bps(sv if isinstance(sv, int) else None, speed_col.speed)
-            for u in used.values():
-                v = row.get(u.name)
-                if u.type in ("counter32", "counter64") and isinstance(v, int):
-                    key = f"{tname}/{idx}/{u.name}"
-                    counters[key] = v
-                    if u.rate and key in prev_counters and elapsed > 0:
-                        max_rate = max_bps / u.scale if (max_bps and u.scale == 8) else None
-                        r = counter_rate(
-                            prev_counters[key],
-                            v,
-                            elapsed,
-                            bits=counter_bits(u.type),
-                            restart=restart,
-                            max_rate=max_rate,
-                        )
-                        if r is not None:
-                            rates.setdefault(tname, {}).setdefault(idx, {})[u.rate] = r * u.scale
-            oper_status = row.get("ifOperStatus")
-            if tname == "interface" and isinstance(oper_status, int):
-                o = oper_status
-                oper[idx] = o
-                po = prev_oper.get(idx)
-                if po is not None and (po == IF_OPER_UP) != (o == IF_OPER_UP):
-                    name = str(row.get("ifName") or row.get("ifDescr") or idx)
-                    events.append(
-                        Event(
-                            poll.at,
-                            poll.target,
-                            "if-up" if o == IF_OPER_UP else "if-down",
-                            f"ifOperStatus {po} → {o}",
-                            ifname=name,
-                        )
-                    )
-    state = {
-        "up": True,
-        "clock": {
-            "at": cur_clock.at,
-            "sys_uptime": cur_clock.sys_uptime,
-            "engine_time": cur_clock.engine_time,
-            "engine_boots": cur_clock.engine_boots,
-        },
-        "counters": counters,
-        "oper": oper,
-        "rows": {t: len(r) for t, r in poll.tables.items()},
-    }
-    return Derived(rates, events, state, restart)
-
-
-def _reboot_detail(p: Clock, c: Clock) -> str:
-    if p.engine_boots is not None and c.engine_boots is not None and p.engine_boots != c.engine_boots:
-        return f"snmpEngineBoots {p.engine_boots} → {c.engine_boots}"
-    if p.engine_time is not None and c.engine_time is not None:
-        return f"snmpEngineTime {p.engine_time}s → {c.engine_time}s"
-    return f"sysUpTime {p.sys_uptime} → {c.sys_uptime} ticks"
-
-
-# --- line protocol -----------------------------------------------------------------------------
-
-
-def to_lines(
-    poll: DevicePoll,
-    plan: PollPlan,
-    tags: dict[str, str],
-    timestamp: int,
-    derived: Derived | None = None,
-) -> list[str]:
-    """Telegraf-compatible lines for one device.
-
-    ``tags`` come from the inventory (``agent_host``, ``device``, ``site``, ``site_type``,
-    ``role``...). Tables get ``index_tag`` plus their tag columns (``ifIndex``, ``ifName``).
-    A poll status line (measurement ``simpul_poll``) is always written, also for a failed poll.
-    """
-    out: list[str] = []
-    status = line(
-        "simpul_poll",
-        tags,
-        {
-            "up": 1 if poll.ok else 0,
-            "duration_ms": round(poll.duration * 1000, 3),
-            "requests": poll.requests,
-            "error": poll.error,
-        },
-        timestamp,
-    )
-    if status:
-        out.append(status)
-    if not poll.ok:
+        out = [device_result(p) for p in self.polls]
+        polled = {p.target for p in self.polls}
+        polled_ok = {p.target for p in self.polls if p.ok}
+        for name, up in self.availability.items():
+            if name not in polled:
+                out.append(Result(name, Status.OK if up else Status.UNREACHABLE, "icmp"))
+            elif not up and name in polled_ok:
+                # the agent answers over the management path, the data plane does not
+                out.append(Result(name, Status.UNREACHABLE, "icmp: no echo reply on the data plane"))
+        for f in self.flush:
+            if f.error or f.dead_batches:
+                out.append(Result(
+                    f.sink, Status.FAILED,
+                    f"{f.error or ''} {f.pending_lines} lines kept on disk".strip()
+                    + (f"; {f.dead_batches} batches rejected" if f.dead_batches else "")))
         return out
-    for m, fields in poll.scalars.items():
-        ln = line(m, tags, fields, timestamp)
-        if ln:
-            out.append(ln)
-    by_name = {t.name: t for t in plan.tables}
-    for tname, rows in poll.tables.items():
-        t = by_name[tname]
-        used = poll.columns.get(tname, {})
-        tag_names = {used[c.name].name for c in t.tags if c.name in used}
-        rates = (derived.rates.get(tname, {}) if derived else {})
-        for idx, row in rows.items():
-            rtags = dict(tags)
-            rtags[t.index_tag] = idx
-            for tn in tag_names:
-                if row.get(tn) not in (None, ""):
-                    rtags[tn] = str(row[tn])
-            fields = {k: v for k, v in row.items() if k not in tag_names}
-            ln = line(t.measurement, rtags, fields, timestamp)
-            if ln:
-                out.append(ln)
-            if idx in rates:
-                ln = line(f"{t.measurement}_rate", rtags, rates[idx], timestamp)
+
+    def to_dict(self) -> dict[str, Any]:
+        failed = {p.target: p.error for p in self.polls if not p.ok}
+        return {
+            "timestamp": self.timestamp,
+            "wall_s": round(self.wall_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
+            "snmp": {"polled": len(self.polls), "ok": len(self.polls) - len(failed),
+                     "failed": failed},
+            "icmp": {a: {"loss_pct": round(r.loss_pct, 1), "up": r.up} for a, r in self.pings.items()},
+            "down": sorted(n for n, up in self.availability.items() if not up),
+            "events": [e.__dict__ for e in self.events],
+            "lines": self.lines,
+            "sinks": [f.__dict__ for f in self.flush],
+            "waiting_for_sink": self.waiting_for_sink,
+            "interrupted": self.interrupted,
+        }
+
+
+@dataclass
+class Poller:
+    """Everything a cycle needs; build once, run :meth:`cycle` as often as you like."""
+
+    hosts: Sequence[HostRef]
+    engine: SnmpEngine
+    state_dir: Path
+    sinks: Sequence[Sink] = ()
+    concurrency: int = 100
+    interval: float = 60.0
+    max_gap_factor: float = 3.0
+    ping_count: int = 3
+    icmp_netns: str | None = None
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        self._warned: set[tuple[str, str]] = set()
+        self.outbox = Outbox(self.state_dir / "outbox.sqlite")
+        try:
+            self.ledger = Ledger(self.state_dir / "ledger.sqlite")
+            # points polled earlier without a sink go to the sinks first (oldest first)
+            batches, n = self.outbox.adopt([s.name for s in self.sinks])
+        except BaseException:
+            self.outbox.close()
+            raise
+        if batches:
+            log.warning("%d points polled while no sink was configured are now queued for %s",
+                        n, ", ".join(s.name for s in self.sinks))
+
+    def close(self) -> None:
+        self.outbox.close()
+        self.ledger.close()
+
+    async def cycle(self, stop: asyncio.Event | None = None, hooks: Sequence[Hook] = ()) -> CycleReport:
+        started = self.clock()
+        ts = int(started)
+        cpu0 = time.process_time()
+        rep = CycleReport(timestamp=ts, started=started)
+        snmp_hosts = [h for h in self.hosts if h.snmp is not None]
+        icmp_addrs = sorted({h.icmp_target for h in self.hosts if h.icmp})
+        state = self.ledger.load_state()
+        hints = {n: s.get("rows", {}) for n, s in state.items()}
+
+        ping_task = (
+            asyncio.create_task(asyncio.to_thread(ping_many, icmp_addrs, count=self.ping_count,
+                                                  netns=self.icmp_netns))
+            if icmp_addrs
+            else None
+        )
+        polled_results = await poll_cycle(
+            self.engine,
+            [h.snmp for h in snmp_hosts if h.snmp is not None],
+            {h.name: h.plan for h in snmp_hosts if h.plan is not None},
+            concurrency=self.concurrency,
+            rows_hint=hints,
+            hooks=hooks,
+            stop=stop,
+        )
+        polls: list[DevicePoll] = [r.value for r in polled_results]
+        rep.pings = await ping_task if ping_task else {}
+        rep.polls = polls
+        rep.interrupted = bool(stop and stop.is_set())
+
+        by_name = {h.name: h for h in self.hosts}
+        lines: list[str] = []
+        new_state: dict[str, dict[str, Any]] = {}
+        observations: list[tuple[str, bool, float]] = []
+        polled: dict[str, DevicePoll] = {dp.target: dp for dp in polls}
+        for dp in polls:
+            h = by_name[dp.target]
+            assert h.plan is not None
+            d = derive(state.get(dp.target), dp)
+            new_state[dp.target] = d.state
+            self._warn_unknown_rates(dp.target, d.unknown)
+            lines += to_lines(dp, h.plan, h.tags, ts, d)
+            rep.events += [
+                LedgerEvent(e.at, e.device, e.kind, f"{e.ifname}: {e.detail}" if e.ifname else e.detail)
+                for e in d.events
+            ]
+        for h in self.hosts:
+            if rep.interrupted and h.name not in polled:
+                continue  # not observed this cycle: says nothing about availability
+            p = polled.get(h.name)
+            pr = rep.pings.get(h.icmp_target) if h.icmp else None
+            if pr is not None:
+                ln = line("ping", {**h.tags, "url": h.icmp_target}, pr.fields(), ts)
                 if ln:
-                    out.append(ln)
-    if derived:
-        for ev in derived.events:
-            et = {**tags, "event": ev.kind}
-            if ev.ifname:
-                et["ifName"] = ev.ifname
-            ln = line("simpul_event", et, {"detail": ev.detail or ev.kind}, timestamp)
-            if ln:
-                out.append(ln)
-    return out
+                    lines.append(ln)
+            if p is None and pr is None:
+                continue
+            up = available(h, p, pr)
+            rep.availability[h.name] = up
+            observations.append((h.name, up, started))
+            prev = state.get(h.name, {}).get("available")
+            if prev is not None and prev != up:
+                rep.events.append(
+                    LedgerEvent(started, h.name, "up" if up else "down",
+                                "" if up else _why_down(p, pr))
+                )
+            new_state.setdefault(h.name, dict(state.get(h.name, {})))["available"] = up
+
+        rep.lines = len(lines)
+        # Durability order: data on disk first, then the bookkeeping that refers to it.
+        self.outbox.put([s.name for s in self.sinks], lines)  # no sink: kept for a later one
+        self.ledger.observe(observations, max_gap=self.interval * self.max_gap_factor)
+        self.ledger.add_events(rep.events)
+        self.ledger.save_state(new_state)
+        rep.flush = await self._flush_until_stopped(stop)
+        if not self.sinks:
+            rep.waiting_for_sink = self.outbox.pending(NO_SINK)[1]
+        rep.wall_s = self.clock() - started
+        rep.cpu_s = time.process_time() - cpu0
+        for e in rep.events:
+            log.warning("%s: %s %s", e.entity, e.kind, e.detail) if e.kind in (
+                "down", "reboot") else log.info("%s: %s %s", e.entity, e.kind, e.detail)
+        return rep
+
+    def _warn_unknown_rates(self, device: str, unknown: list[str]) -> None:
+        """Say once per process which 32-bit counters are too small for the interval."""
+        fresh = [u for u in unknown if (device, u) not in self._warned]
+        if not fresh:
+            return
+        self._warned.update((device, u) for u in fresh)
+        log.warning("%s: no rate for %s: a 32-bit counter can wrap more than once at the "
+                    "interface speed within the %.0f s interval (the rate is unknown, not "
+                    "guessed); give the device a profile with the 64-bit ifHC* counters, or poll "
+                    "more often", device, ", ".join(sorted(fresh)), self.interval)
+
+    async def _flush_until_stopped(self, stop: asyncio.Event | None) -> list[FlushResult]:
+        """Flush in a thread of its own; on ``stop`` give it :data:`STOP_GRACE` seconds, then
+        leave it: a sink that hangs must not hold up a SIGTERM for its whole HTTP timeout.
+
+        The batch being delivered stays in the outbox (it is deleted only after the sink's
+        acknowledgement, and a cancelled flush deletes nothing), so nothing is lost; the thread
+        is a daemon and ends with the process.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[FlushResult]] = loop.create_future()
+
+        def settle(result: list[FlushResult] | None, error: BaseException | None) -> None:
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result or [])
+
+        def work() -> None:
+            try:
+                res, err = self.flush(), None
+            except BaseException as e:  # handed to the awaiting cycle, not lost in the thread
+                res, err = None, e
+            if not self.outbox.cancelled:
+                with contextlib.suppress(RuntimeError):  # the loop is gone: we were abandoned
+                    loop.call_soon_threadsafe(settle, res, err)
+
+        threading.Thread(target=work, name="simpul-flush", daemon=True).start()
+        if stop is None:
+            return await done
+
+        async def stop_and_grace() -> None:
+            await stop.wait()
+            await asyncio.sleep(STOP_GRACE)
+
+        stopper = asyncio.ensure_future(stop_and_grace())
+        try:
+            waits: list[asyncio.Future[Any]] = [done, stopper]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        if done.done():
+            return done.result()
+        self.outbox.cancel()
+        log.warning("poll: stopping without waiting for a sink that does not answer; "
+                    "undelivered points stay in the outbox")
+        out = []
+        for s in self.sinks:
+            b, n = self.outbox.pending(s.name)
+            out.append(FlushResult(s.name, pending_batches=b, pending_lines=n, error=STOPPED))
+        return out
+
+    def flush(self) -> list[FlushResult]:
+        return [self.outbox.flush(s) for s in self.sinks]
+
+    async def run_forever(
+        self, stop: asyncio.Event, on_cycle: Callable[[CycleReport], None] | None = None
+    ) -> int:
+        """Cycle every ``interval`` seconds (aligned to the wall clock) until ``stop`` is set.
+
+        Returns the number of cycles run. A cycle in progress when ``stop`` is set lets its
+        in-flight devices finish, commits what it has and flushes once.
+        """
+        n = 0
+        while not stop.is_set():
+            rep = await self.cycle(stop)
+            n += 1
+            if on_cycle:
+                on_cycle(rep)
+            now = self.clock()
+            next_at = (int(now // self.interval) + 1) * self.interval
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, next_at - now))
+        return n
 
 
-def summarise(polls: Iterable[DevicePoll]) -> dict[str, Any]:
-    ps = list(polls)
-    ok = sum(1 for p in ps if p.ok)
-    return {
-        "devices": len(ps),
-        "ok": ok,
-        "failed": len(ps) - ok,
-        "requests": sum(p.requests for p in ps),
-    }
+def available(h: HostRef, p: DevicePoll | None, pr: PingResult | None) -> bool:
+    """Is host ``h`` up in this cycle?
+
+    - ICMP to a data-plane address (a desa router's loopback) decides alone: a desa is **down**
+      when every echo request of the cycle was lost (100 % loss), even if its agent still
+      answers SNMP over a separate management path — the desa's users are cut off. An SNMP
+      failure with echo replies coming back is an agent problem, not an outage.
+    - otherwise the host is up when SNMP answered or (if pinged) an echo reply came back.
+    """
+    if pr is not None and h.data_plane_probe:
+        return pr.up
+    return (p is not None and p.ok) or (pr is not None and pr.up)
+
+
+def _why_down(p: DevicePoll | None, pr: PingResult | None) -> str:
+    parts = []
+    if p is not None and not p.ok:
+        parts.append(f"snmp: {p.error}")
+    if pr is not None and not pr.up:
+        parts.append(f"icmp {pr.address}: {pr.sent} sent, 0 received")
+    return "; ".join(parts)

@@ -41,14 +41,14 @@ class HostRef:
     ``address``) when the inventory has one, else ``address`` (the management address)."""
 
     @property
-    def probe(self) -> str:
+    def icmp_target(self) -> str:
         return self.icmp_address or self.address
 
     @property
     def data_plane_probe(self) -> bool:
         """True when ICMP tests the data plane, not the management path SNMP uses: then the
         ping alone decides whether the host is up (see :func:`available`)."""
-        return self.icmp and self.probe != self.address
+        return self.icmp and self.icmp_target != self.address
 
 
 def probe_address(h: Device | Server) -> str:

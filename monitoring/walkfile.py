@@ -25,23 +25,49 @@ def _oid_key(oid: str) -> tuple[int, ...]:
     return tuple(int(x) for x in oid.split("."))
 
 
+def _unquote(body: str) -> bytes:
+    """The inside of a net-snmp quoted STRING (it escapes ``"`` and ``\\``)."""
+    return re.sub(r'\\(["\\])', r"\1", body).encode()
+
+
 def parse_walk(text: str) -> dict[str, Value]:
-    """Parse net-snmp ``-On`` output into ``{numeric_oid: value}`` (types as gufo returns them)."""
+    """Parse net-snmp ``-On`` output into ``{numeric_oid: value}`` (types as gufo returns them).
+
+    A quoted STRING that spans several lines (net-snmp prints a multi-line value as it is, e.g.
+    a Cisco IOS sysDescr) is read up to its closing quote with its line breaks unchanged (``\r\n``
+    stays ``\r\n``): read the file with ``newline=""`` or as bytes, not in universal-newline mode.
+    """
     out: dict[str, Value] = {}
     last: str | None = None
-    for raw in text.splitlines():
+    lines = text.splitlines(keepends=True)
+    i = 0
+    while i < len(lines):
+        raw = lines[i]
+        i += 1
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
         m = _LINE.match(raw.strip())
         if not m:
             prev = out.get(last) if last is not None else None
-            if last is not None and isinstance(prev, bytes):  # continuation of a string
-                out[last] = prev + b"\n" + raw.encode()
+            if last is not None and isinstance(prev, bytes):  # continuation of an unquoted string
+                out[last] = prev + b"\n" + raw.rstrip("\r\n").encode()
+            continue
+        typ = (m["type"] or "").upper()
+        val = m["val"].strip()
+        if typ in ("STRING", "") and val.startswith('"') and not _closed(val):
+            # a quoted string with line breaks: take the raw lines up to the closing quote
+            body = raw[raw.index('"', raw.index(" = ")) + 1 :]
+            while i < len(lines) and not _closed('"' + body.rstrip("\r\n")):
+                body += lines[i]
+                i += 1
+            oid = m["oid"].lstrip(".")
+            out[oid] = _unquote(body.rstrip("\r\n")[:-1])
+            last = oid
             continue
         oid, typ, val = m["oid"].lstrip("."), (m["type"] or "").upper(), m["val"].strip()
         v: Value
         if typ in ("STRING", ""):
-            v = val[1:-1].encode() if val.startswith('"') and val.endswith('"') else val.encode()
+            v = _unquote(val[1:-1]) if val.startswith('"') and _closed(val) else val.encode()
         elif typ == "HEX-STRING":
             v = bytes.fromhex(val.replace(" ", ""))
         elif typ == "TIMETICKS":
@@ -61,6 +87,14 @@ def parse_walk(text: str) -> dict[str, Value]:
     return out
 
 
+def _closed(val: str) -> bool:
+    """Does a value that starts with ``"`` end with an unescaped closing ``"``?"""
+    if len(val) < 2 or not val.endswith('"'):
+        return False
+    n = len(val) - 1 - len(val[:-1].rstrip("\\"))  # backslashes before the last quote
+    return n % 2 == 0
+
+
 class WalkEngine:
     """Serves GET and GETBULK from recorded walks, keyed by target name or address."""
 
@@ -72,7 +106,8 @@ class WalkEngine:
 
     @classmethod
     def from_files(cls, mapping: dict[str, list[Path]]) -> WalkEngine:
-        return cls({k: [parse_walk(p.read_text()) for p in ps] for k, ps in mapping.items()})
+        return cls({k: [parse_walk(p.read_bytes().decode("utf-8")) for p in ps]
+                    for k, ps in mapping.items()})
 
     @asynccontextmanager
     async def _session(self, target: SnmpTarget) -> AsyncIterator[SnmpSession]:

@@ -38,6 +38,7 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "backup": ("simpul.drc.backup_cli", "backup", "Backup jobs to the DRC: plan, deploy, status."),
     "drc": ("simpul.drc.cluster_cli", "drc", "Database takeover by the DRC: plan, deploy, status."),
     "drill": ("simpul.drc.drill_cli", "drill", "Restore and failover drills with measured RTO/RPO."),
+    "evidence": ("simpul.evidence.cli", "evidence", "Signed evidence packs for SPBE evaluation and Audit TIK."),
 }
 
 

@@ -63,7 +63,7 @@ class AppContext:
 
     @property
     def oplog(self) -> OpLog:
-        return OpLog(self.settings.oplog)
+        return OpLog(self.settings.oplog, witness=self.settings.oplog_witness)
 
     def record(self, action: str, target: str, result: str, *,
                params: Mapping[str, Any] | None = None, refs: list[str] | None = None) -> None:

@@ -162,31 +162,82 @@ def show(app: AppContext, section: str, limits: tuple[str, ...]) -> int:
     return int(ExitCode.OK)
 
 
+OVERVIEW_ABOVE = 40  # devices: beyond this the whole-network picture is the overview
+
+
 @inventory.command()
-@click.option("--site", help="Draw one site and its neighbours (the OPD's yearly LAN diagram).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"]), default="svg", show_default=True
-)
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), help="Output file (default: topology[-SITE].FORMAT)."
-)
+@click.option("--site", help="One site's page: uplinks, router, addresses, LAN (the OPD's or "
+                             "desa's yearly LAN diagram, Perbup Temanggung 83/2021 Pasal 22).")
+@click.option("--per-site", is_flag=True,
+              help="A PDF bundle: the overview, then one page per OPD, desa and kelurahan.")
+@click.option("--view", type=click.Choice(["auto", "overview", "detail"]), default="auto",
+              show_default=True,
+              help="Whole network: every router with its addresses (detail), or one A3 page with "
+                   f"desa grouped by the router they hang off (overview); auto = overview above "
+                   f"{OVERVIEW_ABOVE} routers.")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"]),
+              help="Output format [default: from -o's extension, else svg; --per-site: pdf].")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output file (default: topology[-SITE].FORMAT, topology-sites.pdf).")
 @pass_app
-def graph(app: AppContext, site: str | None, fmt: str, output: Path | None) -> int:
-    """Draw the topology of sites, routers and links (Graphviz).
+def graph(app: AppContext, site: str | None, per_site: bool, view: str, fmt: str | None,
+          output: Path | None) -> int:
+    """Draw the Jaringan Intra: the whole network, one site, or every site in one PDF.
 
     \b
     Examples:
       simpul inventory graph -o jaringan-intra.svg
+      simpul -i inventory/contoh-kabupaten inventory graph --view overview -o ikhtisar.pdf
       simpul inventory graph --site dinkes --format png
+      simpul -i inventory/contoh-kabupaten inventory graph --per-site -o lan-per-situs.pdf
     """
+    from simpul.errors import UsageError
+    from simpul.inventory.graph import (
+        bundle_sites,
+        fit_overview,
+        render_bundle,
+        site_dot,
+    )
+
+    if site and per_site:
+        raise UsageError("--site and --per-site: give one of them")
+    if fmt is None:
+        ext = output.suffix.lower().lstrip(".") if output else ""
+        fmt = "pdf" if per_site else ext if ext in ("svg", "png", "pdf", "dot") else "svg"
+    if per_site and fmt != "pdf":
+        raise UsageError("--per-site writes one PDF bundle: use --format pdf (or -o FILE.pdf)")
+    out = output or Path("topology-sites.pdf" if per_site else f"topology{'-' + site if site else ''}.{fmt}")
+    if not out.parent.is_dir():
+        raise UsageError(f"-o {out}: the directory {out.parent} does not exist")
     inv = load_inventory(app.inventory_dir)
-    dot = to_dot(inv, site=site)
-    out = output or Path(f"topology{'-' + site if site else ''}.{fmt}")
-    render(dot, out, fmt)
-    if app.json:
-        print_json({"output": str(out), "format": fmt, "site": site})
+    info: dict[str, Any] = {"output": str(out), "format": fmt, "site": site}
+    if per_site:
+        sites = bundle_sites(inv)
+        pages = [("overview", fit_overview(inv)[0]), *((s, site_dot(inv, s)) for s in sites)]
+        with app.progress_hook("inventory graph --per-site", len(pages)) as bar:
+            n = render_bundle(pages, out, hooks=[bar])
+        info |= {"pages": n, "sites": len(sites)}
+    elif site:
+        render(site_dot(inv, site), out, fmt)
+    elif view == "overview" or (view == "auto" and len(inv.devices) > OVERVIEW_ABOVE):
+        dot, size = fit_overview(inv)
+        render(dot, out, fmt)
+        info |= {"view": "overview", "page_pt": [size.width_pt, size.height_pt],
+                 "min_font_pt": round(size.min_font_pt, 2), "fits_a3": size.fits()}
+        if not size.fits():
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "the overview does not fit A3 at 6 pt (%.0f × %.0f pt, smallest text %.1f pt): "
+                "print the per-site pages (--per-site) instead", size.width_pt, size.height_pt,
+                size.min_font_pt)
     else:
-        stdout.print(f"wrote {out}")
+        render(to_dot(inv), out, fmt)
+    if app.json:
+        print_json(info)
+    else:
+        extra = f" ({info['pages']} pages)" if "pages" in info else ""
+        stdout.print(f"wrote {out}{extra}")
     return int(ExitCode.OK)
 
 

@@ -46,6 +46,9 @@ class Settings(BaseModel):
     inventory: Path = Field(default=Path("inventory/lab"), description="inventory directory")
     state_dir: Path = Field(default_factory=default_state_dir)
     oplog_path: Path | None = None
+    oplog_witness: Path | None = Field(
+        default=None, description="second copy of the oplog head, outside the state directory "
+        "(default: beside it, e.g. /var/lib/.simpul-oplog.jsonl.witness)")
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     source: Path | None = Field(default=None, exclude=True)
 
@@ -70,6 +73,10 @@ def load_settings(path: Path | None = None) -> Settings:
             raise ConfigError(f"{c}: settings file not found") from e
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{c}: invalid TOML: {e}") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{c}: not UTF-8 text (byte {e.start})") from e
+        except OSError as e:  # a directory, no permission, ...
+            raise ConfigError(f"{c}: cannot read the settings file ({e.strerror})") from e
         src = c
         break
     if os.environ.get("SIMPUL_INVENTORY"):

@@ -28,6 +28,7 @@ import paramiko
 
 from simpul.errors import AuthError, ConfigError, SimpulError, UnreachableError
 from simpul.inventory.models import Inventory
+from simpul.labinfo import lab_dir
 from simpul.netguard import ensure_on_machine
 from simpul.secrets_ref import resolve_secret, secret_path
 
@@ -46,11 +47,6 @@ class Target:
     known_hosts: Path
     become: bool = True
     timeout: float = 10.0
-
-
-def lab_dir() -> Path:
-    """Where the built-in lab keeps its state and publishes its files (``$SIMPUL_LAB_DIR``)."""
-    return Path(os.environ.get("SIMPUL_LAB_DIR") or "/var/lib/simpul/lab")
 
 
 def known_hosts_path(state_dir: Path | None, explicit: Path | None = None) -> Path:

@@ -129,6 +129,15 @@ def provision(spec: dict[str, str]) -> None:
     say(f"provisioned {host} (deploy user {user})")
 
 
+def ensure_mtab() -> None:
+    """/etc/mtab → /proc/self/mounts, as systemd-tmpfiles makes it on every Debian boot (the
+    image has no systemd). snmpd's HOST-RESOURCES-MIB reads the mounted filesystems from
+    /etc/mtab: without it a server reports no disk at all (hrStorage lists only memory)."""
+    mtab = Path("/etc/mtab")
+    if not mtab.is_symlink() and not mtab.exists():
+        mtab.symlink_to("../proc/self/mounts")
+
+
 def rc_scripts(level: str) -> list[Path]:
     d = Path(f"/etc/rc{level}.d")
     return sorted(p for p in d.glob("S*") if os.access(p, os.X_OK)) if d.is_dir() else []
@@ -205,6 +214,7 @@ def main() -> int:
     install_host_keys()
     if not MARKER.exists():
         provision(spec)
+    ensure_mtab()
     os.umask(0o022)
     say("starting services")
     for level in ("S", "2"):

@@ -10,12 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simpul.inventory.models import Inventory, Snmp, re_name
-
-if TYPE_CHECKING:
-    from simpul.inventory.loader import Loaded
+from simpul.inventory.source import Loaded
 
 LAN_PURPOSE = {"opd": "opd_lan", "desa": "desa_lan", "kelurahan": "desa_lan"}
 # Linux user names an admin may not take: Debian's system accounts and the usual service users.
@@ -157,6 +155,7 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
             if not exists("servers", srv_name):
                 p(("services", name, "servers", i), f"unknown server '{srv_name}'")
 
+    secret(inv.organisation.evidence_signing_key, ("organisation", "evidence_signing_key"))
     _standby_checks(inv, p, exists, in_plan, secret)
 
     for name, pol in inv.backup_policies.items():
@@ -182,7 +181,7 @@ def _standby_checks(inv: Inventory, p: Any, exists: Any, in_plan: Any, secret: A
         if sb is None:
             continue
         path = ("services", name, "standby")
-        secret(sb.secret, (*path, "secret"))
+        secret(sb.credential, (*path, "credential"))
         site_type: dict[str, str] = {}
         for role, srv_name, sub in ([("primary", sb.primary, ("primary",))]
                                     + [("replica", r, ("replicas", i)) for i, r in enumerate(sb.replicas)]

@@ -21,7 +21,9 @@ from pydantic import BaseModel, ValidationError
 
 from simpul.errors import ConfigError
 from simpul.inventory import models as m
-from simpul.inventory.source import KeyPath, Origin, Problem, dotted, load_yaml
+from simpul.inventory.checks import cross_check
+from simpul.inventory.hooks import run_checks
+from simpul.inventory.source import KeyPath, Loaded, Origin, Problem, dotted, load_yaml
 
 MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "secrets": m.Secret,
@@ -50,34 +52,15 @@ SECRET_REF_FIELDS = {"credential", "community", "auth_key", "priv_key", "key", "
 class InventoryInvalid(ConfigError):
     """The inventory has problems; ``problems`` lists every one of them."""
 
-    def __init__(self, source: str, problems: list[Problem]) -> None:
+    def __init__(self, source: str, problems: list[Problem], partial: m.Inventory | None = None) -> None:
         n = len(problems)
         super().__init__(
             f"{source}: {n} problem{'s' if n != 1 else ''} in the inventory",
             hint="run 'simpul inventory check' to see them all",
         )
         self.problems = sorted(set(problems))
-
-
-@dataclass
-class Loaded:
-    """The raw, merged data and where every key came from."""
-
-    data: dict[str, Any] = field(default_factory=dict)
-    origins: dict[KeyPath, Origin] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    def where(self, path: KeyPath) -> Origin:
-        p = tuple(path)
-        while p:
-            if p in self.origins:
-                return self.origins[p]
-            p = p[:-1]
-        return self.origins.get((), Origin("", 0))
-
-    def problem(self, path: KeyPath, message: str) -> None:
-        o = self.where(path)
-        self.problems.append(Problem(o.file, o.line, dotted(path), message))
+        # What did validate (unvalidated as a whole); every entity missing from it has a problem.
+        self.partial = partial
 
 
 def read_directory(directory: Path) -> Loaded:
@@ -200,21 +183,26 @@ def _inherit(loaded: Loaded) -> None:
             entities[name] = _deep_merge(merged, body)
 
 
-def _secret_problems(loaded: Loaded, path: KeyPath, value: Any) -> None:
+def _secret_problems(loaded: Loaded, path: KeyPath, value: Any, reported: set[KeyPath]) -> None:
+    """Report every secret-shaped key holding a value, wherever it sits (every section)."""
     if isinstance(value, dict):
         for k, v in value.items():
             if isinstance(k, str) and _INLINE_SECRET.match(k) and v not in (None, ""):
                 loaded.problem((*path, k), "looks like a secret written inline; store it in an "
                                "environment variable or a 0600 file, declare it under secrets:, "
                                "and reference it by name")
+                reported.add((*path, k))
             else:
-                _secret_problems(loaded, (*path, k), v)
+                _secret_problems(loaded, (*path, k), v, reported)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            _secret_problems(loaded, (*path, i), v)
+            _secret_problems(loaded, (*path, i), v, reported)
 
 
-def _validate(model: type[BaseModel], value: Any, path: KeyPath, loaded: Loaded) -> Any:
+def _validate(model: type[BaseModel], value: Any, path: KeyPath, loaded: Loaded,
+              reported: frozenset[KeyPath] | set[KeyPath] = frozenset()) -> Any:
+    """Validate one section or entity; ``None`` (with at least one problem added) if invalid."""
+    before = len(loaded.problems)
     try:
         return model.model_validate(value)
     except ValidationError as e:
@@ -222,8 +210,7 @@ def _validate(model: type[BaseModel], value: Any, path: KeyPath, loaded: Loaded)
             loc = tuple(err["loc"])
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
-                key = str(loc[-1]) if loc else ""
-                if _INLINE_SECRET.match(key):
+                if (*path, *loc) in reported:
                     continue  # already reported as an inline secret
                 msg = "unknown key (check the spelling; see inventory/README.md)"
             elif err["type"] == "string_pattern_mismatch" and loc and loc[-1] in SECRET_REF_FIELDS:
@@ -236,14 +223,31 @@ def _validate(model: type[BaseModel], value: Any, path: KeyPath, loaded: Loaded)
             elif err["type"] == "literal_error":
                 msg = f"{msg} (got {err.get('input')!r})"
             loaded.problem((*path, *loc), msg)
+        if len(loaded.problems) == before and not any(
+            r[: len(path)] == path for r in reported
+        ):
+            # Never drop an entity without saying why.
+            loaded.problem(path, "is not valid (see inventory/README.md)")
         return None
 
 
 def load_inventory(directory: Path | str) -> m.Inventory:
-    """Load and validate an inventory. Raises :class:`InventoryInvalid` listing every problem."""
-    from simpul.inventory.checks import cross_check
+    """Load and validate an inventory. Raises :class:`InventoryInvalid` listing every problem.
 
+    No entity is ever left out without a problem naming it: an entity that fails validation is
+    reported (``InventoryInvalid.partial`` holds the ones that validated).
+    """
     directory = Path(directory)
+    try:
+        return _load(directory)
+    except RecursionError:
+        # source.MAX_DEPTH keeps values shallow; this is the last line of defence.
+        raise ConfigError(f"{directory}: values are nested too deeply to check",
+                          hint="flatten the nested values; the inventory never needs deep nesting"
+                          ) from None
+
+
+def _load(directory: Path) -> m.Inventory:
     loaded = read_directory(directory)
     # remember each entity's own origins so inherited ones never overwrite them
     own = dict(loaded.origins)
@@ -251,13 +255,15 @@ def load_inventory(directory: Path | str) -> m.Inventory:
     for k, o in own.items():
         loaded.origins[k] = o
     data = loaded.data
-    for section in ("devices", "servers", "groups", "defaults", "admins"):
-        if section in data:
-            _secret_problems(loaded, (section,), data[section])
+    # Inline secrets are refused in every section: a secret-shaped key is never part of the
+    # schema, and reporting it here (not as "unknown key") tells the user what to do instead.
+    reported: set[KeyPath] = set()
+    for section in data:
+        _secret_problems(loaded, (section,), data[section], reported)
     parts: dict[str, Any] = {}
     for section, model in SINGLE_SECTIONS.items():
         if section in data:
-            parts[section] = _validate(model, data[section], (section,), loaded)
+            parts[section] = _validate(model, data[section], (section,), loaded, reported)
         elif section != "defaults":
             loaded.problem((), f"section '{section}:' is missing")
     for section, model in MAPPING_SECTIONS.items():
@@ -271,7 +277,7 @@ def load_inventory(directory: Path | str) -> m.Inventory:
             if body is None:
                 loaded.problem((section, name), "is empty")
                 continue
-            v = _validate(model, body, (section, name), loaded)
+            v = _validate(model, body, (section, name), loaded, reported)
             if v is not None:
                 valid[str(name)] = v
         parts[section] = valid
@@ -287,6 +293,7 @@ def load_inventory(directory: Path | str) -> m.Inventory:
     else:
         inv = m.Inventory.model_validate({**parts, "source": str(directory)})
     cross_check(inv, loaded, names)
+    run_checks(inv, loaded)  # what the domains know (entry points; simpul.inventory.hooks)
     if loaded.problems:
-        raise InventoryInvalid(str(directory), loaded.problems)
+        raise InventoryInvalid(str(directory), loaded.problems, inv)
     return inv

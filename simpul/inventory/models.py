@@ -108,6 +108,8 @@ class Organisation(Strict):
     ntp_servers: list[str] = []
     dns_servers: list[IPv4Address] = []
     log_host: Name | None = Field(default=None, description="server that receives forwarded logs")
+    evidence_signing_key: SecretName | None = Field(
+        default=None, description="secret naming the SSH private key that signs evidence packs")
 
 
 class Secret(Strict):
@@ -274,9 +276,24 @@ class Hardening(Strict):
     ip_forward: bool = Field(default=False, description="host routes or runs containers")
 
 
+def _tag_text(v: str) -> str:
+    if any(not c.isprintable() and c != " " for c in v) or "\\" in v:
+        raise ValueError("is written on every monitoring point as a tag: one line of text without "
+                         "tabs, control characters or backslashes")
+    if v != v.strip():
+        raise ValueError("has spaces at the start or end")
+    return v
+
+
+TagText = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_tag_text)]
+"""Free text that becomes a time-series tag (line protocol cannot carry line breaks in a tag, and
+InfluxDB 1.x and VictoriaMetrics read some backslashes differently): commas, spaces, quotes and
+any Unicode are fine."""
+
+
 class Server(Strict):
     site: Name
-    role: str = Field(min_length=1)
+    role: TagText
     mgmt_ip: IPv4Address
     address: IPv4Address | None = Field(default=None, description="data-plane (service) address")
     os: Literal["debian-12", "debian-11", "ubuntu-22.04", "ubuntu-24.04"] = "debian-12"
@@ -448,8 +465,8 @@ class Standby(Strict):
     replication: Literal["sync", "async"] | None = Field(
         default=None, description="sync: a commit is acknowledged only once the DRC has it (RPO 0); "
         "default: sync when the service's rpo is 0, else async")
-    secret: SecretName = Field(description="secret from which the cluster's passwords are derived "
-                               "(replication, pg_rewind, Patroni REST API, drill user)")
+    credential: SecretName = Field(description="secret from which the cluster's passwords are derived "
+                                   "(replication, pg_rewind, Patroni REST API, drill user)")
     postgres_version: Annotated[int, Field(ge=13, le=17)] = 15
     drill_client: Name | None = Field(
         default=None, description="server at the NOC that runs the drill's load through the "

@@ -51,18 +51,29 @@ def _match_one(inv: Inventory, name: str, term: str) -> bool:
 def select(inv: Inventory, limits: Iterable[str] = (), *, kind: str | None = None) -> list[str]:
     """Names of devices/servers matching every selector (all hosts when ``limits`` is empty).
 
-    Raises :class:`UsageError` when a selector matches nothing, so a typo never silently
-    means "no hosts".
+    Raises :class:`UsageError` when a selector matches nothing, and when one term of an OR
+    (``role=core,nosuch``) matches no host of the inventory, so a typo never silently means
+    "no hosts" or "fewer hosts".
     """
     names = [*inv.devices, *inv.servers]
     if kind == "device":
         names = list(inv.devices)
     elif kind == "server":
         names = list(inv.servers)
+    universe = list(names)
+    what = kind or "host"
     for sel in limits:
-        terms = [t for t in sel.split(",") if t.strip()]
-        matched = [n for n in names if any(_match_one(inv, n, t.strip()) for t in terms)]
+        terms = [t.strip() for t in sel.split(",") if t.strip()]
+        if not terms:
+            raise UsageError(f"--limit {sel!r}: empty selector")
+        hits = {t: {n for n in universe if _match_one(inv, n, t)} for t in terms}
+        if len(terms) > 1:
+            for t in terms:
+                if not hits[t]:
+                    raise UsageError(f"--limit {sel}: '{t}' matches no {what} in the inventory "
+                                     "(a typo?)")
+        matched = [n for n in names if any(n in hits[t] for t in terms)]
         if not matched:
-            raise UsageError(f"--limit {sel}: matches no {kind or 'host'} in the inventory")
+            raise UsageError(f"--limit {sel}: matches no {what} in the inventory")
         names = matched
     return names

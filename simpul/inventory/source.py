@@ -7,7 +7,7 @@ silently overwrite), non-string keys, huge files and alias bombs are reported as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,9 @@ import yaml
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_NODES = 2_000_000
+# No inventory value is nested more than a handful of levels; a limit here keeps every later step
+# (inheritance, deep merges, validation, JSON output) far from Python's recursion limit.
+MAX_DEPTH = 40
 # libyaml's parser is ~10x faster than the pure-Python one and keeps line marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -120,6 +123,11 @@ def _build(
     if budget.nodes > MAX_NODES:
         raise _TooBig
     origins.setdefault(path, Origin(display, node.start_mark.line + 1))
+    if len(path) > MAX_DEPTH and isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        problems.append(Problem(display, node.start_mark.line + 1, dotted(path[:8]) + "...",
+                                f"nested more than {MAX_DEPTH} levels deep (the inventory never "
+                                "needs that; a runaway alias or generated file?)"))
+        return None
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         seen: dict[str, int] = {}
@@ -156,3 +164,24 @@ def _build(
         problems.append(Problem(display, node.start_mark.line + 1, dotted(path),
                                 f"cannot read value: {e}"))
         return None
+
+
+@dataclass
+class Loaded:
+    """The raw, merged data and where every key came from."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    origins: dict[KeyPath, Origin] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def where(self, path: KeyPath) -> Origin:
+        p = tuple(path)
+        while p:
+            if p in self.origins:
+                return self.origins[p]
+            p = p[:-1]
+        return self.origins.get((), Origin("", 0))
+
+    def problem(self, path: KeyPath, message: str) -> None:
+        o = self.where(path)
+        self.problems.append(Problem(o.file, o.line, dotted(path), message))

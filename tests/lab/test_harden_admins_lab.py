@@ -1,6 +1,6 @@
 """ACC-07 against a real lab server: admin accounts from the inventory, over SSH only.
 
-One private lab server (``sthard<k>-web``, see :class:`simpul.deploys.testlab.PrivateLab`). The
+One private lab server (``sthard<k>-web``, see :class:`simpul.lab.private.PrivateLab`). The
 admins' key pairs are generated here, at test time (the inventory only ever holds the public
 halves). The tests run in order and share the server: apply creates the admins → they log in
 (sudo only where allowed) → a hand-added key is flagged by audit and removed by apply → an
@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from simpul.deploys.audit import audit_hosts
-from simpul.deploys.connection import Target, run, target_for
+from simpul.deploys.audit import audit_hosts, findings
 from simpul.deploys.runner import run_hosts
-from simpul.deploys.testlab import PrivateLab, leftovers_of
 from simpul.errors import SimpulError
 from simpul.inventory import load_inventory
+from simpul.lab.private import PrivateLab, leftovers_of
 from simpul.results import Status
+from simpul.ssh import Target, run
+from simpul.ssh import server_target as target_for
 
 pytestmark = pytest.mark.lab
 W = "web"
@@ -95,7 +96,7 @@ def apply(lab: PrivateLab):  # type: ignore[no-untyped-def]
 
 
 def acc07(lab: PrivateLab):  # type: ignore[no-untyped-def]
-    (a,) = audit_hosts(load_inventory(lab.inventory_dir), [lab.n(W)], lab.known_hosts)
+    (a,) = findings(audit_hosts(load_inventory(lab.inventory_dir), [lab.n(W)], lab.known_hosts))
     assert a.reachable and not a.message, a.message
     return a, next(r for r in a.results if r.control.id == "ACC-07")
 
@@ -103,7 +104,7 @@ def acc07(lab: PrivateLab):  # type: ignore[no-untyped-def]
 def test_apply_creates_the_admins_who_log_in_with_their_keys(lab: PrivateLab, keys: dict[str, tuple[Path, str]]) -> None:
     admins_inventory(lab, keys)
     (plan,) = run_hosts(load_inventory(lab.inventory_dir), [lab.n(W)], "plan", lab.known_hosts)
-    planned = {c["op"].split(" | ", 1)[1]: c["detail"] for c in plan.changes if "ACC-07" in c["controls"]}
+    planned = {c["op"].split(" | ", 1)[1]: c["detail"] for c in plan.data["changes"] if "ACC-07" in c["controls"]}
     assert planned["Admin account ani | ACC-07"] == "ani: no account"  # op names: "<deploy> | <op> | ID"
     first = apply(lab)
     assert first.status is Status.CHANGED, first.message
@@ -118,7 +119,7 @@ def test_apply_creates_the_admins_who_log_in_with_their_keys(lab: PrivateLab, ke
     assert "Ani Rahmawati" in out and "/bin/bash" in out and "Jan 01, 2100" in out
     assert "750 ani\n700 ani\n600 ani" in out
     second = apply(lab)
-    assert (second.status, second.changed_ops, second.changes) == (Status.OK, 0, []), second.changes
+    assert (second.status, second.data["changed_ops"], second.data["changes"]) == (Status.OK, 0, []), second.data["changes"]
 
 
 def test_audit_passes_with_evidence(lab: PrivateLab) -> None:
@@ -142,10 +143,10 @@ def test_a_hand_added_key_is_flagged_by_audit_and_removed_by_apply(
     assert "mallory is in simpul-ssh but is not an inventory admin" in r.detail
     assert {x.control.id for x in a.results if x.status == "fail"} == {"ACC-07"}
     (plan,) = run_hosts(load_inventory(lab.inventory_dir), [lab.n(W)], "plan", lab.known_hosts)
-    assert sorted(c["op"] for c in plan.changes) == ["Accounts | Admin account budi | ACC-07",
+    assert sorted(c["op"] for c in plan.data["changes"]) == ["Accounts | Admin account budi | ACC-07",
                                                      "Accounts | Admin account mallory | ACC-07"]
     fix = apply(lab)
-    assert fix.status is Status.CHANGED and fix.changed_ops == 2, fix.message
+    assert fix.status is Status.CHANGED and fix.data["changed_ops"] == 2, fix.message
     assert not can_log_in(sneaky)
     assert can_log_in(as_user(lab, "budi", keys["budi"][0]))
     assert "simpul-ssh" not in run(deploy(lab), "id -nG mallory", sudo=True)[1]
@@ -155,10 +156,10 @@ def test_a_hand_added_key_is_flagged_by_audit_and_removed_by_apply(
 def test_an_expired_admin_is_locked_and_cannot_log_in(lab: PrivateLab, keys: dict[str, tuple[Path, str]]) -> None:
     admins_inventory(lab, keys, budi_expires="2020-01-01")
     (plan,) = run_hosts(load_inventory(lab.inventory_dir), [lab.n(W)], "plan", lab.known_hosts)
-    (ch,) = plan.changes
+    (ch,) = plan.data["changes"]
     assert ch["op"] == "Accounts | Admin account budi | ACC-07" and "should be locked (expired on 2020-01-01)" in ch["detail"]
     locked = apply(lab)
-    assert locked.status is Status.CHANGED and locked.changed_ops == 1, locked.message
+    assert locked.status is Status.CHANGED and locked.data["changed_ops"] == 1, locked.message
     assert not can_log_in(as_user(lab, "budi", keys["budi"][0]))
     rc, out, _ = run(deploy(lab), "getent shadow budi | cut -d: -f2,8; test -d ~budi && echo home-kept; "
                                   "wc -c < ~budi/.ssh/authorized_keys; id -nG budi", sudo=True)
@@ -168,4 +169,4 @@ def test_an_expired_admin_is_locked_and_cannot_log_in(lab: PrivateLab, keys: dic
     assert r.status == "pass" and "locked: budi (expired on 2020-01-01)" in r.detail, r.detail
     assert not [(x.control.id, x.detail) for x in a.results if x.status == "fail"]
     again = apply(lab)
-    assert (again.status, again.changed_ops) == (Status.OK, 0), again.changes
+    assert (again.status, again.data["changed_ops"]) == (Status.OK, 0), again.data["changes"]

@@ -35,13 +35,13 @@ import pytest
 from labkit import LabEnv
 from pydantic import SecretStr
 
+from simpul import labinfo
 from simpul.lab import netns as nx
 from simpul.lab import noc, orchestrate, routers, wan
 from simpul.lab.topology import router_ns
-from simpul.monitoring.cli import lab_probe_netns
+from simpul.monitoring.devicepoll import DevicePoll, poll_device
 from simpul.monitoring.engine import SnmpTarget, make_engine
-from simpul.monitoring.poller import DevicePoll, poll_device
-from simpul.monitoring.runner import CycleReport, Poller
+from simpul.monitoring.poller import CycleReport, Poller
 from simpul.monitoring.sinks import sink_from_url
 from simpul.monitoring.targets import HostRef, build_hosts
 
@@ -466,10 +466,11 @@ def test_desa_link_cut_is_downtime_and_maintenance_is_not(lab_env: LabEnv, tmp_p
                                                           restore_lab: None) -> None:
     desa = lab_env.inv.devices["desa-kemloko"]
     # what 'simpul poll' uses by default against the lab: the core router's namespace
-    assert lab_probe_netns(orchestrate.default_inventory(), lab_env.inv) == CORE_NS
+    published = labinfo.for_inventory(orchestrate.default_inventory())
+    assert published is not None and published["probe_netns"] == CORE_NS
     names = ["core-1", "desa-kemloko"] + (["pd-web"] if lab_env.servers else [])
     hs = build_hosts(lab_env.inv, names, icmp="desa", timeout=0.5, retries=0)
-    assert [h.probe for h in hs if h.icmp] == [str(desa.loopback)]
+    assert [h.icmp_target for h in hs if h.icmp] == [str(desa.loopback)]
     # 00:50 WIB on a Sunday: the portal's weekly maintenance (Sun 01:00, 2 h) begins 10 min in
     start = _first_sunday_of_last_month() + timedelta(minutes=50)
     month = start.strftime("%Y-%m")

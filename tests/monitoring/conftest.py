@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from simpul.monitoring.localdaemons import InfluxdProcess, SnmpdProcess, VictoriaMetricsProcess
+from support.localdaemons import InfluxdProcess, SnmpdProcess, VictoriaMetricsProcess
 
 SNMP_PORT = 19161
 AGENTS = {

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from simpul.monitoring.devicepoll import poll_cycle, poll_device
 from simpul.monitoring.engine import GufoEngine, PysnmpEngine, SnmpTarget
-from simpul.monitoring.poller import poll_cycle, poll_device
 from simpul.monitoring.profiles import plan_for_platform
 
 pytestmark = pytest.mark.slow
@@ -90,13 +90,19 @@ def test_failing_devices_never_stop_the_cycle(snmpd) -> None:  # type: ignore[no
                    retries=0),
     ]
     t0 = time.monotonic()
-    polls = asyncio.run(poll_cycle(GufoEngine(), targets, {t.name: plan for t in targets},
-                                   concurrency=2))
+    results = asyncio.run(poll_cycle(GufoEngine(), targets, {t.name: plan for t in targets},
+                                     concurrency=2))
+    polls = [r.value for r in results]
     by = {p.target: p for p in polls}
+    # each device's result says what a user sees: ok, refused credentials, or unreachable
+    assert {r.target: str(r.status) for r in results} == {
+        "good-v2": "ok", "good-v3": "ok", "wrong-key": "failed", "no-agent": "unreachable",
+        "wrong-community": "unreachable"}
     assert by["good-v2"].ok and by["good-v3"].ok
     assert not by["wrong-key"].ok and "authentication" in (by["wrong-key"].error or "")
     assert not by["no-agent"].ok and "2 attempt" in (by["no-agent"].error or "")
-    assert not by["wrong-community"].ok  # v2c: a wrong community is silence
+    # v2c: a wrong community is silence, so it looks like no agent at all
+    assert not by["wrong-community"].ok and by["wrong-community"].error_kind == "timeout"
     assert time.monotonic() - t0 < 10
     # no secret ever shows in a result or a repr
     assert "not-the-key" not in repr(targets[2]) and snmpd.priv_key not in str(polls)

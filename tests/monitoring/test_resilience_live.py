@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from support.localdaemons import InfluxdProcess, SnmpdProcess
 
 from simpul.inventory import load_inventory
 from simpul.monitoring.engine import GufoEngine
 from simpul.monitoring.ledger import Ledger
-from simpul.monitoring.localdaemons import InfluxdProcess, SnmpdProcess
-from simpul.monitoring.runner import Poller, poll_lock
+from simpul.monitoring.poller import Poller, poll_lock
 from simpul.monitoring.sinks import InfluxV1Sink
 from simpul.monitoring.targets import build_hosts
 

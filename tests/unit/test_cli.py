@@ -72,4 +72,4 @@ def test_console_script_runs() -> None:
         check=False,
     )
     assert cp.returncode == 0, cp.stderr
-    assert "valid" in cp.stdout
+    assert cp.stdout.startswith(f"{REPO / 'inventory/contoh-kabupaten'}: valid ("), cp.stdout  # not "NOT valid"

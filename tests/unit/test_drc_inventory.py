@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from simpul.deploys.families.firewall import nft_ruleset
 from simpul.deploys.hostvars import cluster_ports, host_vars
-from simpul.deploys.render import nft_ruleset
 from simpul.inventory import InventoryInvalid, load_inventory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,8 +65,8 @@ def test_standby_vip_must_be_free_and_in_the_plan(lab_copy: Path) -> None:
 
 def test_standby_names_a_known_secret_and_distinct_servers(lab_copy: Path) -> None:
     f = lab_copy / "servers.yaml"
-    edit(f, "      secret: lab-drc-cluster", "      secret: no-such-secret")
-    assert "services.simpeg.standby.secret: unknown secret 'no-such-secret'" in problems_of(lab_copy)
+    edit(f, "      credential: lab-drc-cluster", "      credential: no-such-secret")
+    assert "services.simpeg.standby.credential: unknown secret 'no-such-secret'" in problems_of(lab_copy)
     edit(f, "      replicas: [drc-db]", "      replicas: [drc-db, pd-db]")
     probs = problems_of(lab_copy)
     assert "primary, replicas and witness must be different servers (pd-db named twice)" in probs
@@ -75,7 +75,7 @@ def test_standby_names_a_known_secret_and_distinct_servers(lab_copy: Path) -> No
 def test_services_sharing_a_server_share_its_etcd_members(lab_copy: Path) -> None:
     f = lab_copy / "servers.yaml"
     edit(f, "    rpo: 24h\n", "    rpo: 24h\n    standby: {primary: pd-web, replicas: [drc-db], witness: noc-client, "
-         "vip: 10.199.64.101, secret: lab-drc-cluster}\n")
+         "vip: 10.199.64.101, credential: lab-drc-cluster}\n")
     assert ("server 'drc-db' is also in the standby of service 'portal' with other members"
             in problems_of(lab_copy))
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from simpul.deploys import catalog, render
+from simpul.deploys import catalog
 from simpul.deploys.adhoc import is_read_only
 from simpul.deploys.checks import CHECKS
+from simpul.deploys.families import firewall, ips, kernel, logs, pam, ssh
 from simpul.deploys.hostvars import HostVars, decide, host_vars, parse_service, waiver_for
 from simpul.errors import ConfigError
 from simpul.inventory import load_inventory
@@ -34,15 +35,31 @@ def test_every_control_is_complete() -> None:
         assert c.profile in ("baseline", "strict")
 
 
+def _code_strings(path: Path) -> set[str]:
+    """String constants in code (docstrings and comments do not count)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
+            and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    return {n.value for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs}
+
+
 def test_every_changeable_control_has_a_named_pyinfra_operation() -> None:
-    src = (DEPLOYS / "families.py").read_text() + (DEPLOYS / "render.py").read_text()
+    module = {"ssh": "ssh", "accounts": "accounts", "pam": "pam", "kernel": "kernel", "firewall": "firewall",
+              "logging": "logs", "audit": "auditd", "time": "timesync", "ips": "ips", "software": "software",
+              "files": "files"}
     for c in catalog.CONTROLS:
         if c.scope == "audit-only":
             assert not c.change and c.note, f"{c.id}: audit-only controls say why"
             continue
-        assert c.change, c.id
-        # operation names carry the ID: name(["SSH-01", ...]) or ctx.on("SSH-01", ...)
-        assert f'"{c.id}"' in src, f"{c.id}: no operation in families.py names it"
+        assert c.change in module, c.id
+        # the family's deploy names the ID in code: name(["SSH-01", ...]), ctx.on("SSH-01", ...) or
+        # a table its operations are made from (FILE_MODES, sysctls)
+        path = DEPLOYS / "families" / f"{module[c.change]}.py"
+        assert c.id in _code_strings(path), f"{c.id}: no operation in {path.name} names it"
 
 
 def test_checks_cover_only_known_controls() -> None:
@@ -113,7 +130,7 @@ def test_service_with_explicit_port_and_unknown_service() -> None:
 # --- renderers -----------------------------------------------------------------------------
 
 def test_sshd_config_keeps_paramiko_working_and_drops_weak_crypto() -> None:
-    text = render.sshd_config(_hv(), ["/etc/ssh/ssh_host_ed25519_key"])
+    text = ssh.sshd_config(_hv(), ["/etc/ssh/ssh_host_ed25519_key"])
     kex = re.search(r"^KexAlgorithms (.*)$", text, re.M).group(1).split(",")  # type: ignore[union-attr]
     ciphers = re.search(r"^Ciphers (.*)$", text, re.M).group(1).split(",")  # type: ignore[union-attr]
     macs = re.search(r"^MACs (.*)$", text, re.M).group(1).split(",")  # type: ignore[union-attr]
@@ -121,8 +138,8 @@ def test_sshd_config_keeps_paramiko_working_and_drops_weak_crypto() -> None:
     assert "curve25519-sha256@libssh.org" in kex
     assert {"aes256-gcm@openssh.com", "aes128-ctr"} <= set(ciphers)
     assert "hmac-sha2-256-etm@openssh.com" in macs
-    assert not set(kex) & set(render.WEAK_KEX) and not set(ciphers) & set(render.WEAK_CIPHERS)
-    assert not set(macs) & set(render.WEAK_MACS)
+    assert not set(kex) & set(ssh.WEAK_KEX) and not set(ciphers) & set(ssh.WEAK_CIPHERS)
+    assert not set(macs) & set(ssh.WEAK_MACS)
     for line in ("PermitRootLogin no", "PasswordAuthentication no", "MaxAuthTries 3",
                  "AllowGroups simpul-ssh", "Banner /etc/issue.net", "HostKey /etc/ssh/ssh_host_ed25519_key"):
         assert f"\n{line}\n" in text
@@ -130,12 +147,12 @@ def test_sshd_config_keeps_paramiko_working_and_drops_weak_crypto() -> None:
 
 
 def test_sshd_config_waived_control_is_left_at_the_default() -> None:
-    text = render.sshd_config(_hv(), [], waived=["SSH-03"])
+    text = ssh.sshd_config(_hv(), [], waived=["SSH-03"])
     assert "MaxAuthTries" not in text and "# SSH-03: waived" in text
 
 
 def test_nft_ruleset_owns_one_table_and_limits_management() -> None:
-    text = render.nft_ruleset(_hv())
+    text = firewall.nft_ruleset(_hv())
     assert "flush ruleset" not in text
     assert text.count("table inet simpul") == 3  # create-if-missing, delete, define
     assert "policy drop;" in text
@@ -144,41 +161,41 @@ def test_nft_ruleset_owns_one_table_and_limits_management() -> None:
     assert '\t\ttcp dport 443 accept comment "https | FW-02"' in text
     assert "elements = { 169.254.100.0/24 }" in text
     assert "chain forward {\n\t\ttype filter hook forward priority filter; policy drop;" in text
-    assert "policy accept" in render.nft_ruleset(_hv(ip_forward=True))
+    assert "policy accept" in firewall.nft_ruleset(_hv(ip_forward=True))
 
 
 def test_sysctls_respect_ip_forward_exception_and_scope() -> None:
     all_ids = [c.id for c in catalog.CONTROLS]
-    vals = render.sysctls(_hv(), all_ids)
+    vals = kernel.sysctls(_hv(), all_ids)
     assert vals["net.ipv4.ip_forward"] == ("0", "SYS-06")
-    assert "net.ipv4.ip_forward" not in render.sysctls(_hv(), [i for i in all_ids if i != "SYS-06"])
-    assert render.is_live_key("net.ipv4.conf.all.rp_filter")
-    assert not render.is_live_key("kernel.kptr_restrict") and not render.is_live_key("net.core.bpf_jit_harden")
+    assert "net.ipv4.ip_forward" not in kernel.sysctls(_hv(), [i for i in all_ids if i != "SYS-06"])
+    assert kernel.is_live_key("net.ipv4.conf.all.rp_filter")
+    assert not kernel.is_live_key("kernel.kptr_restrict") and not kernel.is_live_key("net.core.bpf_jit_harden")
 
 
 def test_set_keys_is_idempotent_and_keeps_comments() -> None:
     src = "# comment\nPASS_MAX_DAYS\t99999\nUMASK\t\t022\nUMASK 077\n"
-    once = render.set_keys(src, {"PASS_MAX_DAYS": "365", "UMASK": "027", "PASS_MIN_DAYS": "1"})
-    assert render.set_keys(once, {"PASS_MAX_DAYS": "365", "UMASK": "027", "PASS_MIN_DAYS": "1"}) == once
+    once = pam.set_keys(src, {"PASS_MAX_DAYS": "365", "UMASK": "027", "PASS_MIN_DAYS": "1"})
+    assert pam.set_keys(once, {"PASS_MAX_DAYS": "365", "UMASK": "027", "PASS_MIN_DAYS": "1"}) == once
     assert "# comment" in once and "PASS_MAX_DAYS\t365" in once and "PASS_MIN_DAYS\t1" in once
     assert once.count("\nUMASK\t027") == 1 and "# UMASK 077" in once
 
 
 def test_rsyslog_forwarding_only_where_applicable() -> None:
-    fwd = render.rsyslog_conf(_hv(), ["LOG-02", "LOG-04"])
+    fwd = logs.rsyslog_conf(_hv(), ["LOG-02", "LOG-04"])
     assert 'target="169.254.100.52" port="514" protocol="tcp"' in fwd
-    recv = render.rsyslog_conf(_hv(name="pd-app"), ["LOG-03", "LOG-04"])
+    recv = logs.rsyslog_conf(_hv(name="pd-app"), ["LOG-03", "LOG-04"])
     assert "imtcp" in recv and "omfwd" not in recv
 
 
 def test_fail2ban_never_bans_the_noc_and_works_without_systemd() -> None:
-    jail = render.fail2ban_jail(_hv(), "sysvinit")
+    jail = ips.fail2ban_jail(_hv(), "sysvinit")
     assert "169.254.100.0/24" in jail and "backend = polling" in jail and "logpath" in jail
-    assert "backend = systemd" in render.fail2ban_jail(_hv(), "systemd")
+    assert "backend = systemd" in ips.fail2ban_jail(_hv(), "systemd")
 
 
 def test_banner_is_bilingual() -> None:
-    b = render.banner(_hv())
+    b = ssh.banner(_hv())
     assert b.startswith("PERINGATAN") and "WARNING" in b and "Dinas Kominfo Uji" in b
 
 

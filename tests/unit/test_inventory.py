@@ -179,9 +179,10 @@ def test_missing_directory_and_no_yaml(tmp_path: Path) -> None:
 def test_huge_file_refused(lab_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import simpul.inventory.source as src
 
-    monkeypatch.setattr(src, "MAX_FILE_BYTES", 1000)
-    probs = "\n".join(problems_of(lab_copy))
-    assert "MiB; the limit is" in probs or "the limit is" in probs
+    monkeypatch.setattr(src, "MAX_FILE_BYTES", 1024 * 1024)
+    (lab_copy / "zz-big.yaml").write_text("# padding\n" * 300_000)  # ~3 MiB
+    assert problems_of(lab_copy) == [
+        "inv/zz-big.yaml: file is 2 MiB; the limit is 1 MiB (split it into several files)"]
 
 
 def test_alias_bomb_refused(lab_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -193,8 +194,30 @@ def test_alias_bomb_refused(lab_copy: Path, monkeypatch: pytest.MonkeyPatch) -> 
         )
         prev = f"l{i}"
     (lab_copy / "bomb.yaml").write_text(bomb)
-    probs = "\n".join(problems_of(lab_copy))
-    assert "too many values" in probs
+    # the same mechanism at a smaller budget keeps this test fast (2M nodes take ~6 s to build)
+    import simpul.inventory.source as src
+
+    monkeypatch.setattr(src, "MAX_NODES", 50_000)
+    assert problems_of(lab_copy) == ["inv/bomb.yaml: file expands to too many values (alias bomb?)"]
+
+
+@pytest.mark.parametrize(("depth", "said"), [
+    (60, "nested more than 40 levels deep"), (800, "nested more than 40 levels deep"),
+    (5000, "invalid YAML: exceeded maximum nesting depth"),  # libyaml's own limit
+])
+def test_deeply_nested_group_vars_are_a_problem_not_a_crash(lab_copy: Path, depth: int, said: str) -> None:
+    # used to end in "internal error: RecursionError" once a member inherited the group's vars
+    value = "{a: " * depth + "1" + "}" * depth
+    (lab_copy / "zz-deep.yaml").write_text(f"groups:\n  deep:\n    vars:\n      x: {value}\n")
+    edit(lab_copy / "servers.yaml", "  drc-backup: {site: drc,", "  drc-backup: {groups: [deep], site: drc,")
+    probs = problems_of(lab_copy)
+    assert any(p.startswith("inv/zz-deep.yaml:4") and said in p for p in probs), probs
+
+
+def test_a_self_referencing_alias_is_a_problem_not_a_crash(lab_copy: Path) -> None:
+    (lab_copy / "zz-loop.yaml").write_text("groups:\n  loop:\n    vars: &v\n      x: *v\n")
+    probs = problems_of(lab_copy)
+    assert any(p.startswith("inv/zz-loop.yaml:") and "levels deep" in p for p in probs), probs
 
 
 def test_select() -> None:
@@ -208,3 +231,68 @@ def test_select() -> None:
         select(inv, ["site=atlantis"])
     with pytest.raises(UsageError, match="unknown selector key"):
         select(inv, ["colour=red"])
+
+
+@pytest.mark.parametrize(("sel", "term"), [
+    ("role=core,nosuch", "nosuch"), ("nosuch,role=core", "nosuch"), ("core-1,core-2", "core-2"),
+    ("site=drc,site=atlantis", "site=atlantis"), ("desa-edge,opd-egde", "opd-egde"),
+])
+def test_a_typo_in_one_or_term_is_an_error_naming_it(sel: str, term: str) -> None:
+    inv = load_inventory(LAB)
+    with pytest.raises(UsageError) as ei:
+        select(inv, [sel])
+    assert ei.value.message == f"--limit {sel}: '{term}' matches no host in the inventory (a typo?)"
+
+
+def test_or_terms_are_checked_against_the_inventory_not_the_narrowed_set() -> None:
+    # role=core exists, just not at the DRC: an AND that leaves it out is not a typo
+    inv = load_inventory(LAB)
+    assert select(inv, ["site=drc", "role=core,role=db*"]) == ["drc-db"]
+    with pytest.raises(UsageError, match="'role=db' matches no device"):
+        select(inv, ["role=core,role=db"], kind="device")
+
+
+def test_a_waiver_of_an_unknown_control_is_reported_with_file_and_line(lab_copy: Path) -> None:
+    # the control IDs come from the hardening catalog through the inventory-check hook
+    # (entry point simpul.inventory_checks), so the core never imports deploys/
+    from simpul.inventory.hooks import registered
+
+    assert "hardening" in dict(registered()), "the hardening check hook is not installed"
+    edit(lab_copy / "servers.yaml", "    backup: [simpeg-db-harian]\n",
+         "    backup: [simpeg-db-harian]\n    hardening:\n      waivers:\n"
+         "        - {control: SSH-99, reason: a typo in the control ID, approver: Kepala Bidang,"
+         " expires: 2030-01-01}\n"
+         "        - {control: SSH-01, reason: a control that exists, approver: Kepala Bidang,"
+         " expires: 2030-01-01}\n")
+    line = line_of(lab_copy / "servers.yaml", "control: SSH-99")
+    probs = problems_of(lab_copy)
+    assert len(probs) == 1 and probs[0].startswith(
+        f"inv/servers.yaml:{line} servers.pd-db.hardening.waivers[0].control: unknown control 'SSH-99'")
+
+
+def test_a_waiver_inherited_from_a_group_is_checked_at_the_group_line(lab_copy: Path) -> None:
+    edit(lab_copy / "organisation.yaml", "    vars: {role: opd-edge}\n",
+         "    vars: {role: opd-edge}\n  waived:\n    vars:\n      hardening:\n        waivers:\n"
+         "          - {control: FW-77, reason: a typo in the control ID, approver: Kepala Bidang,"
+         " expires: 2030-01-01}\n")
+    edit(lab_copy / "servers.yaml", "  drc-backup: {site: drc,", "  drc-backup: {groups: [waived], site: drc,")
+    line = line_of(lab_copy / "organisation.yaml", "control: FW-77")
+    probs = problems_of(lab_copy)
+    assert len(probs) == 1 and probs[0].startswith(
+        f"inv/organisation.yaml:{line} servers.drc-backup.hardening.waivers[0].control: "
+        "unknown control 'FW-77'"), probs
+
+
+@pytest.mark.parametrize("role", ['"web\\nserver"', '"web\\\\"', '"web\\tserver"', '" web"', '"a\\\\b"'])
+def test_a_server_role_that_cannot_be_a_tag_is_refused(lab_copy: Path, role: str) -> None:
+    # the role is a tag on every monitoring point: a newline or a trailing backslash in it made
+    # InfluxDB answer 400 and the outbox dead-letter every cycle
+    edit(lab_copy / "servers.yaml", "role: web, mgmt_ip", f"role: {role}, mgmt_ip")
+    line = line_of(lab_copy / "servers.yaml", "pd-web:")
+    probs = problems_of(lab_copy)
+    assert len(probs) == 1 and probs[0].startswith(f"inv/servers.yaml:{line} servers.pd-web.role: "), probs
+
+
+def test_a_server_role_with_commas_quotes_and_unicode_is_fine(lab_copy: Path) -> None:
+    edit(lab_copy / "servers.yaml", "role: web, mgmt_ip", "role: 'web \"SIMPEG\", lantai 2 = é', mgmt_ip")
+    assert load_inventory(lab_copy).servers["pd-web"].role == 'web "SIMPEG", lantai 2 = é'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,12 +17,38 @@ from simpul.monitoring.counters import (
     transition,
 )
 
+GBPS_OCTETS = 125_000_000.0  # 1 Gb/s in octets per second
 
-def test_counter32_wrap_gives_the_true_rate() -> None:
-    # 1 Gb/s for 60 s is 7.5e9 octets: more than a Counter32 holds, it wrapped once.
+
+def test_counter32_at_1gbps_over_60s_has_no_rate() -> None:
+    # 1 Gb/s for 60 s is 7.5e9 octets: the Counter32 wrapped once or twice, which the reads
+    # cannot tell apart. Assuming one wrap gave 427 Mb/s; the rate is unknown instead.
     prev = 4_294_000_000
-    cur = (prev + 1_000_000) % 2**32
-    assert counter_rate(prev, cur, 10.0, bits=32) == 100_000.0
+    cur = (prev + 7_500_000_000) % 2**32
+    assert counter_rate(prev, cur, 60.0, bits=32, max_rate=GBPS_OCTETS) is None
+    assert counter_rate(prev, (prev + 1_000) % 2**32, 60.0, bits=32, max_rate=GBPS_OCTETS) is None
+    # a Counter64 at the same speed is fine
+    assert counter_rate(prev, prev + 7_500_000_000, 60.0, bits=64, max_rate=GBPS_OCTETS) == GBPS_OCTETS
+
+
+def test_counter32_single_wrap_below_the_limit_gives_the_true_rate() -> None:
+    # 100 Mb/s for 60 s is 7.5e8 octets: at most one wrap is possible, so it is exact
+    prev = 4_294_000_000
+    cur = (prev + 750_000_000) % 2**32
+    assert cur < prev
+    assert counter_rate(prev, cur, 60.0, bits=32, max_rate=12_500_000.0) == 12_500_000.0
+
+
+@given(speed=st.floats(1e3, 1e11), elapsed=st.floats(1.0, 3600.0), frac=st.floats(0.0, 1.0),
+       prev=st.integers(0, 2**32 - 1))
+def test_counter32_rate_is_exact_or_unknown_never_wrong(speed: float, elapsed: float, frac: float,
+                                                       prev: int) -> None:
+    octets = int(speed * elapsed * frac)  # any traffic the interface can carry in the interval
+    got = counter_rate(prev, (prev + octets) % 2**32, elapsed, bits=32, max_rate=speed)
+    if speed * elapsed >= 2**32:
+        assert got is None
+    else:
+        assert got == pytest.approx(octets / elapsed)
 
 
 def test_counter64_going_down_is_a_discontinuity_not_a_huge_rate() -> None:

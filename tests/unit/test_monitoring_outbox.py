@@ -75,3 +75,47 @@ def test_large_cycles_are_split_into_batches(tmp_path: Path) -> None:
     assert box.put([sink.name], lines) == 3
     box.flush(sink)
     assert sink.got == lines
+
+
+def test_points_polled_without_a_sink_wait_for_the_first_sink_configured(tmp_path: Path) -> None:
+    from simpul.monitoring.outbox import NO_SINK
+
+    box = Outbox(tmp_path / "o.sqlite")
+    assert box.put([], ["m v=1i 1"]) == 1 and box.put([], ["m v=2i 2"]) == 1
+    assert box.pending(NO_SINK) == (2, 2)
+    box.close()
+    box = Outbox(tmp_path / "o.sqlite")  # a later run, with two sinks
+    a, b = FakeSink("a"), FakeSink("b")
+    assert box.adopt([a.name, b.name]) == (2, 2)
+    box.put([a.name, b.name], ["m v=3i 3"])  # that run's own points come after
+    assert box.pending(NO_SINK) == (0, 0)
+    assert box.flush(a).ok and box.flush(b).ok
+    assert a.got == b.got == ["m v=1i 1", "m v=2i 2", "m v=3i 3"]
+    assert box.adopt([a.name]) == (0, 0)  # handed over once
+
+
+def test_the_poller_without_a_sink_keeps_the_points_and_a_later_one_delivers_them(tmp_path: Path) -> None:
+    import asyncio
+
+    from simpul.monitoring.engine import SnmpTarget
+    from simpul.monitoring.poller import Poller
+    from simpul.monitoring.profiles import plan_for_platform
+    from simpul.monitoring.targets import HostRef
+    from simpul.monitoring.walkfile import WalkEngine
+
+    walks = Path(__import__("simpul.monitoring", fromlist=["x"]).__file__).parent / "fixtures" / "walks"
+    eng = WalkEngine.from_files({"dev": [walks / "linux.walk"] * 2})
+    plan = plan_for_platform("linux")
+    host = HostRef("dev", "server", "192.0.2.1", {"device": "dev"}, SnmpTarget("dev", "192.0.2.1"),
+                   plan, False)
+    p = Poller([host], eng, tmp_path / "state", [], clock=lambda: 1_700_000_000.0)
+    rep = asyncio.run(p.cycle())
+    p.close()
+    assert rep.lines > 0 and rep.waiting_for_sink == rep.lines and rep.flush == []
+    sink = FakeSink("influx")
+    p = Poller([host], eng, tmp_path / "state", [sink], clock=lambda: 1_700_000_060.0)
+    rep2 = asyncio.run(p.cycle())
+    p.close()
+    assert rep2.flush[0].ok and len(sink.got) == rep.lines + rep2.lines
+    stamps = [int(ln.rsplit(" ", 1)[1]) for ln in sink.got]  # the older points first
+    assert stamps == [1_700_000_000] * rep.lines + [1_700_000_060] * rep2.lines

@@ -112,12 +112,13 @@ def test_reports_render_in_both_languages() -> None:
     ]
     csv_id = to_csv(rows, "id")
     assert csv_id.splitlines()[0].startswith("Entitas,Nama,Jenis,Target (%),Ketersediaan (%)")
-    assert "desa-kemloko,Desa Kemloko,desa,99.5,99.866,ya,60.0,0.0,0.0,1,2" in csv_id
+    assert "desa-kemloko,Desa Kemloko,desa,99.5,99.866,100.0,tercapai,60.0,0.0,0.0,1,2" in csv_id
     csv_en = to_csv(rows, "en")
     assert csv_en.splitlines()[0].startswith("Entity,Name,Kind,Target (%),Availability (%)")
     assert ",village," in csv_en
     page = to_html(rows, month="2026-10", by="desa", start=s, end=e, lang="en")
-    assert page.count("<svg") == 2 and "http" not in page.split("<body>")[1].split("xmlns")[0]
+    assert page.count("<svg") == 2
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "Outage timeline" in page and "desa-kemloko" in page
     page_id = to_html(rows, month="2026-10", by="desa", start=s, end=e, lang="id")
     assert "Linimasa gangguan" in page_id and 'lang="id"' in page_id
@@ -152,3 +153,157 @@ def test_desa_maintenance_window_and_target_from_the_inventory(tmp_path: Path) -
     assert row.target == 99.0
     assert round(row.down_s / 60) == 60 and round(row.maintenance_s / 60) == 60
     assert row.incidents == 1
+
+
+# --- issue 10: the outage list, causes, the time axis, plurals, comparison, the year ---------------
+
+
+def _kemloko_month() -> tuple[float, float, list[Interval]]:
+    s, e = month_range("2026-10")
+    tl = [Interval("desa-kemloko", UP, s, ts(2026, 10, 7, 9, 58)),
+          Interval("desa-kemloko", DOWN, ts(2026, 10, 7, 9, 58), ts(2026, 10, 7, 10, 1)),
+          Interval("desa-kemloko", UP, ts(2026, 10, 7, 10, 1), ts(2026, 10, 15, 22, 10)),
+          Interval("desa-kemloko", DOWN, ts(2026, 10, 15, 22, 10), ts(2026, 10, 16, 1, 30)),
+          Interval("desa-kemloko", UP, ts(2026, 10, 16, 1, 30), e)]
+    return s, e, tl
+
+
+def test_outage_causes_from_the_ledger_events() -> None:
+    from simpul.monitoring.ledger import LedgerEvent
+    from simpul.monitoring.sla import explain_outage
+
+    links = {"desa-a": [("eth0", "core-1", "eth3", "core-desa-a")],
+             "core-1": [("eth3", "desa-a", "eth0", "core-desa-a")]}
+    span = (1000.0, 1180.0)
+    # the peer's end of the uplink went down: a link, named after the inventory link
+    ev = [LedgerEvent(1030, "core-1", "if-down", "eth3: ifOperStatus 1 → 2")]
+    assert explain_outage(span, ["desa-a"], ev, links) == ("link", "core-desa-a: core-1 eth3 down")
+    # the agent answered (no snmp failure) but the data plane did not: a link
+    ev = [LedgerEvent(1030, "desa-a", "down", "icmp 10.199.1.1: 3 sent, 0 received")]
+    assert explain_outage(span, ["desa-a"], ev, links)[0] == "link"
+    # neither SNMP nor ping: the device is unreachable
+    ev = [LedgerEvent(1030, "desa-a", "down", "snmp: timeout; icmp 10.199.1.1: 3 sent, 0 received")]
+    assert explain_outage(span, ["desa-a"], ev, links)[0] == "unreachable"
+    # it came back with a new boot count: a reboot, whatever else was seen
+    ev += [LedgerEvent(1210, "desa-a", "reboot", "snmpEngineBoots 3 → 4")]
+    assert explain_outage(span, ["desa-a"], ev, links) == ("reboot", "desa-a: snmpEngineBoots 3 → 4")
+    # another device's events, or events long before, explain nothing
+    far = [LedgerEvent(1030, "desa-b", "reboot", "x"), LedgerEvent(100, "desa-a", "if-down", "eth0: x")]
+    assert explain_outage(span, ["desa-a"], far, links) == (None, "")
+
+
+def test_outage_list_has_times_durations_and_maintenance_cover() -> None:
+    from simpul.monitoring.report import outages_csv
+
+    s, e, tl = _kemloko_month()
+    # a declared window covers the first hour of the second outage
+    maint = [(ts(2026, 10, 15, 22), ts(2026, 10, 15, 23, 10))]
+    row = sla_row("desa-kemloko", tl, s, e, kind="desa", maintenance=maint)
+    first, second = row.outage_list
+    assert (first.start, first.end, first.seconds, first.covered) == (
+        ts(2026, 10, 7, 9, 58), ts(2026, 10, 7, 10, 1), 180, "none")
+    assert second.covered == "partial" and second.downtime_s == 140 * 60
+    assert row.incidents == 2 and row.downtime_min == pytest.approx(3 + 140)
+    lines = outages_csv([row], "id").splitlines()
+    assert lines[0].startswith("Entitas,Nama,Mulai,Selesai,Zona waktu,Durasi (menit)")
+    assert lines[1].startswith("desa-kemloko,desa-kemloko,2026-10-07 09:58:00,2026-10-07 10:01:00,WIB,3.0,3.0,")
+    assert ",sebagian," in lines[2]
+    d = row.to_dict()["outages"]
+    assert d[0]["start_local"] == "2026-10-07T09:58:00+07:00" and d[0]["duration_min"] == 3.0
+
+
+def test_an_outage_still_running_at_the_end_of_the_data_is_ongoing() -> None:
+    s = ts(2026, 10, 1)
+    now = ts(2026, 10, 9, 12)
+    tl = [Interval("x", UP, s, now - 600), Interval("x", DOWN, now - 600, now)]
+    row = sla_row("x", tl, s, now, ongoing_at=now)
+    assert [o.ongoing for o in row.outage_list] == [True]
+
+
+def test_timeline_has_a_day_axis_and_a_three_minute_outage_is_visible() -> None:
+    import re
+
+    s, e, tl = _kemloko_month()
+    row = sla_row("desa-kemloko", tl, s, e, kind="desa", name="Desa Kemloko")
+    page = to_html([row], month="2026-10", by="desa", start=s, end=e, lang="en")
+    svg = page[page.index('<svg xmlns="http://www.w3.org/2000/svg" class="timeline"'):]
+    svg = svg[:svg.index("</svg>")]
+    days = [int(d) for d in re.findall(r'<text class="day"[^>]*>(\d+)</text>', svg)]
+    assert days == list(range(1, 32))
+    assert len(re.findall(r'class="weekend"', svg)) == 9  # Oct 2026: 4 Saturdays + 5 Sundays
+    marks = re.findall(r'<rect class="outage"[^>]*width="([\d.]+)"[^>]*><title>([^<]*)</title>', svg)
+    assert len(marks) == 2
+    width, title = marks[0]
+    assert float(width) >= 3.0  # 180 s of 31 days is 0.06 px wide: drawn at the minimum width
+    assert title == "desa-kemloko: 2026-10-07 09:58–10:01 WIB (3 min) — unknown"
+    # the outage list below has one row per outage, with the local times
+    rows = re.findall(r'<tr class="outage"[^>]*>(.*?)</tr>', page)
+    assert len(rows) == 2 and "2026-10-07 09:58" in rows[0] and "2026-10-07 10:01" in rows[0]
+    assert "3 h 20 min" in rows[1]
+
+
+def test_plurals_and_decimal_commas_in_both_languages() -> None:
+    from simpul.monitoring.report import TEXT, _summary, duration, num, plural
+
+    s, e, tl = _kemloko_month()
+    one = [sla_row("desa-kemloko", [*tl[:3], Interval("d", UP, tl[2].end, e)], s, e)]
+    en = " ".join(_summary(one, TEXT["en"], "en"))
+    assert "Target met: 1 of 1 entity." in en and "in 1 incident; 0 reboots." in en
+    assert plural(2, "incident", "en") == "incidents" and plural(2, "insiden", "id") == "insiden"
+    assert num(44640, "id") == "44.640,0" and num(44640, "en") == "44,640.0"
+    assert duration(150, "id") == "2,5 menit" and duration(200 * 60, "en") == "3 h 20 min"
+    assert duration(26 * 3600, "id") == "1 hari 2 jam"
+
+
+def test_comparison_with_the_previous_month() -> None:
+    from simpul.monitoring.sla import attach_previous
+
+    s, e, tl = _kemloko_month()
+    ps, pe = month_range("2026-09")
+    now = sla_row("desa-kemloko", tl, s, e, kind="desa")
+    prev = sla_row("desa-kemloko", [Interval("d", UP, ps, pe)], ps, pe, kind="desa")
+    nothing = sla_row("desa-jampiroso", [], ps, pe, kind="desa")
+    other = sla_row("desa-jampiroso", [Interval("d", UP, s, e)], s, e, kind="desa")
+    assert attach_previous([now, other], [prev, nothing], "2026-09") == 1
+    assert other.previous is None  # no data last month: no comparison, not a 0 %
+    assert now.delta_incidents == 2
+    assert now.delta_availability == pytest.approx(now.availability - 100.0)
+    page = to_html([now, other], month="2026-10", by="desa", start=s, end=e, lang="id",
+                   prev_month="2026-09")
+    assert "Dibanding 2026-09 (1 entitas dengan data): membaik 0, memburuk 1, tetap 0; insiden 0 → 2." in page
+    assert "Δ vs 2026-09" in page
+
+
+def test_year_view_adds_times_not_percentages() -> None:
+    from simpul.monitoring.report import year_csv, year_html
+    from simpul.monitoring.sla import year_rows
+
+    per_month = []
+    for m in range(1, 13):
+        ms, me = month_range(f"2026-{m:02d}")
+        if m > 10:
+            per_month.append(None)  # not reported yet
+            continue
+        tl = [Interval("p", UP, ms, me - 3600), Interval("p", DOWN, me - 3600, me)] if m == 2 else \
+            [Interval("p", UP, ms, me)]
+        per_month.append([sla_row("portal", tl, ms, me, kind="service", target=99.741)])
+    (y,) = year_rows(per_month)
+    up = sum(r.up_s for r in per_month[:10] if r for r in r)
+    assert y.total.measured_s == sum(month_range(f"2026-{m:02d}")[1] - month_range(f"2026-{m:02d}")[0]
+                                     for m in range(1, 11))
+    assert y.total.availability == pytest.approx(100 * up / y.total.measured_s)
+    assert y.total.incidents == 1 and y.months[10] is None
+    lines = year_csv([y], "en").splitlines()
+    assert lines[0] == ("Entity,Name,Target (%),Jan,Feb,Mar,Apr,May,Jun,Jul,Aug,Sep,Oct,Nov,Dec,Year,"
+                        "Coverage (%),Verdict")
+    assert lines[1].startswith("portal,portal,99.741,100.000,99.851,100.000,")
+    assert lines[1].endswith(",,,99.986,100.0,met")
+    page = year_html([y], year=2026, by="service", lang="id")
+    assert "Mei" in page and "Agu" in page and page.count('<tr class="entity"') == 1
+
+
+def test_short_outages_read_in_seconds() -> None:
+    from simpul.monitoring.report import duration
+
+    assert duration(4, "id") == "4 detik" and duration(40, "en") == "40 s"
+    assert duration(60, "en") == "1 min"

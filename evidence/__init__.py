@@ -1,0 +1,1 @@
+"""Evidence packs for SPBE evaluation and Audit TIK (``simpul evidence``)."""
