@@ -47,7 +47,7 @@ from simpul.deploys import dbcluster_render as rd
 from simpul.drc import drillmath as dm
 from simpul.drc.cluster import read_status
 from simpul.drc.clusterstate import ClusterStatus
-from simpul.drc.remote import RemoteStream
+from simpul.drc.stream import RemoteStream
 from simpul.errors import ConfigError, ExitCode, SimpulError, UsageError
 from simpul.inventory.models import Inventory
 from simpul.results import Result, Status
