@@ -203,7 +203,11 @@ class HostPlan:
 def hosts_phase(hp: HostPlan) -> None:
     spec, m = hp.spec, hp.member
     if hp.firewall is not None:
+        # the hardening's own firewall family, with the guard it relies on kept in step (a host
+        # hardened by an older Simpul has an older guard)
         from simpul.deploys.families.firewall import host_firewall
+        from simpul.deploys.families.guard import lockout_guard
+        lockout_guard(hp.firewall)
         host_firewall(hp.firewall)
     token = spec.etcd_token
     ensure(name=f"etcd data directory /var/lib/etcd/{token}",
