@@ -608,6 +608,8 @@ def _replicas_streaming(dc: DeployContext) -> tuple[bool, str]:
     if missing:
         return False, f"not in the cluster yet: {', '.join(sorted(missing))}"
     bad = {n: s for n, s in states.items() if s[0] != "leader" and s[1] not in ("streaming", "running")}
+    if dc.spec.replication == "sync" and not any(r == "sync_standby" for r, _ in states.values()):
+        bad["sync"] = ("no synchronous standby yet", "")
     return not bad, ", ".join(f"{n} {r}/{s}" for n, (r, s) in sorted(states.items()))
 
 
