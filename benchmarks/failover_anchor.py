@@ -155,6 +155,8 @@ class Anchor:
         self._psql("pd", f"CREATE ROLE simpul_drill LOGIN PASSWORD '{SECRET}'; "
                          "GRANT ALL ON drill_writes TO simpul_drill", db="simpul_drill")
         r = self.dir / "drc"
+        r.mkdir(mode=0o700)
+        shutil.chown(r, "postgres", "postgres")
         sh("runuser", "-u", "postgres", "--", str(PG / "pg_basebackup"), "-h", NODES["pd"][0],
            "-U", "postgres", "-D", str(r), "-R", "-X", "stream", "-c", "fast", ns=f"{PREFIX}-drc")
         (r / "postgresql.auto.conf").write_text(
