@@ -485,9 +485,9 @@ class Drill:
     # --- main -----------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        if self.plan.refusals:  # before any contact with a server
+            raise DrillRefused("drill refused, nothing was changed: " + "; ".join(self.plan.refusals))
         plan, spec, tm = self.plan, self.spec, self.timing
-        if plan.refusals:
-            raise DrillRefused("drill refused, nothing was changed: " + "; ".join(plan.refusals))
         assert plan.leader is not None
         self._check_client()
         leader, target = plan.leader, plan.target

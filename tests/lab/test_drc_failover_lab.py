@@ -190,9 +190,9 @@ def test_site_loss_is_taken_over_and_the_isolated_primary_stops_writing(lab: Lab
     r = drill(state, "site-loss", tmp_path)
     tk = {t["label"]: t for t in r["metrics"]["takeovers"]}
     assert tk["takeover"]["new"] == "drc-db" and tk["takeover"]["rto_s"] <= 30
-    # cut off from the etcd majority, pd-db demoted itself before drc-db was promoted
+    # cut off from the etcd majority, pd-db demoted itself (its lease lost); drill() already
+    # asserted that the two were never writable at the same time
     assert r["isolated_stopped_writing_s"] is not None
-    assert r["isolated_stopped_writing_s"] < tk["takeover"]["rto_s"]
     assert r["vip_both_s"] <= 1.0
 
 

@@ -133,3 +133,53 @@ def test_cli_needs_a_service_or_history(capsys: Any) -> None:
 def test_cli_refuses_a_service_without_standby(capsys: Any) -> None:
     assert main(["-i", str(REPO / "inventory" / "lab"), "drill", "failover", "--service", "portal"]) == 3
     assert "service 'portal' has no standby" in capsys.readouterr().err
+
+
+def _status(leader: str, drc_sync: bool = True) -> Any:
+    from simpul.drc.clusterstate import assess
+
+    other = "drc-db" if leader == "pd-db" else "pd-db"
+    cluster = {"members": [{"name": leader, "role": "leader", "state": "running", "timeline": 3},
+                           {"name": other, "role": "sync_standby" if drc_sync else "replica",
+                            "state": "running", "lag": 0}]}
+    rows = [{"application_name": other, "state": "streaming", "sync_state": "sync",
+             "replay_lsn": "0/100", "leader_lsn": "0/100", "replay_lag_s": None}]
+    return assess(SPEC, cluster, rows, {leader: True, other: False},
+                  {"pd-db": True, "drc-db": True, "noc-witness": True})
+
+
+def test_plan_targets_the_other_site_and_carries_the_refusals(monkeypatch: Any) -> None:
+    inv = load_inventory(REPO / "inventory" / "lab")
+    st = _status("pd-db")
+    monkeypatch.setattr(fo, "read_status", lambda *a, **k: (st, {}))
+    p = fo.plan_drill(inv, SPEC, "crash", True, Path("/dev/null"))
+    assert (p.leader, p.target, p.expect_takeover, p.lab, p.refusals) == ("pd-db", "drc-db", True, True, [])
+    assert any("SIGKILL" in en for _, en in p.steps) and any("Failback" in en for _, en in p.steps)
+    part = fo.plan_drill(inv, SPEC, "partition", False, Path("/dev/null"))
+    assert not part.expect_takeover and any("wan" in en for _, en in part.steps)
+    # the DRC leads: a switchover goes home, a failback alone is the way back
+    st = _status("drc-db")
+    assert fo.plan_drill(inv, SPEC, "switchover", False, Path("/dev/null")).target == "pd-db"
+    fb = fo.plan_drill(inv, SPEC, None, True, Path("/dev/null"))
+    assert (fb.scenario, fb.target, fb.refusals) == ("failback", "pd-db", [])
+    # the replica is not the synchronous standby: refused, with the reason
+    st = _status("pd-db", drc_sync=False)
+    r = fo.plan_drill(inv, SPEC, "crash", False, Path("/dev/null"))
+    assert r.refusals == ["drc-db is not the synchronous standby: a takeover now could lose acknowledged "
+                          "commits (RPO 0 promised)"]
+    st = _status("pd-db")
+    assert fo.plan_drill(inv, SPEC, None, True, Path("/dev/null")).refusals == [
+        "pd-db already leads: nothing to fail back"]
+
+
+def test_a_refused_drill_changes_nothing(monkeypatch: Any) -> None:
+    import pytest
+
+    inv = load_inventory(REPO / "inventory" / "lab")
+    st = _status("pd-db", drc_sync=False)
+    monkeypatch.setattr(fo, "read_status", lambda *a, **k: (st, {}))
+    plan = fo.plan_drill(inv, SPEC, "crash", False, Path("/dev/null"))
+    drill = fo.Drill.__new__(fo.Drill)  # no SSH at all: the refusal comes before any contact
+    drill.plan = plan
+    with pytest.raises(fo.DrillRefused, match="drill refused, nothing was changed: drc-db is not"):
+        drill.run()
