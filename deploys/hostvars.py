@@ -34,6 +34,10 @@ SERVICE_PORTS: dict[str, tuple[tuple[int, str], ...]] = {
     "ldaps": ((636, "tcp"),),
     "rsync": ((873, "tcp"),),
     "restic-rest": ((8000, "tcp"),),
+    # DRC standby (simpul drc deploy): etcd clients and peers, the Patroni REST API. Opened only
+    # to the cluster's own members (see cluster_ports), never to the whole network.
+    "etcd": ((2379, "tcp"), (2380, "tcp")),
+    "patroni": ((8008, "tcp"),),
 }
 # Management services are admitted only from organisation.noc_ranges (FW-03).
 MANAGEMENT_SERVICES = frozenset({"ssh", "snmp"})
@@ -46,6 +50,7 @@ class Port:
     proto: str  # tcp | udp
     service: str
     management: bool
+    sources: tuple[str, ...] = ()  # only these addresses/networks may connect (empty: anyone)
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,9 @@ def host_vars(inv: Inventory, name: str) -> HostVars:
         for p in parse_service(spec):
             if p not in ports:
                 ports.append(p)
+    for p in cluster_ports(inv, name):
+        if not any((q.port, q.proto) == (p.port, p.proto) for q in ports):
+            ports.append(p)
     org = inv.organisation
     log_ip = inv.servers[org.log_host].mgmt_ip if org.log_host and org.log_host in inv.servers else None
     return HostVars(
@@ -126,6 +134,32 @@ def host_vars(inv: Inventory, name: str) -> HostVars:
                                expires=a.expires, state=a.state, granted=n in s.admins)
                      for n, a in sorted(inv.admins.items())),
     )
+
+
+def cluster_ports(inv: Inventory, name: str) -> tuple[Port, ...]:
+    """Ports a server opens because it is in a service's DRC standby (``services.*.standby``):
+    PostgreSQL on the database members (clients, replication), etcd (2379/2380) and the Patroni
+    REST API (8008) only to the cluster's members — Pergub Jambi 12/2022 Pasal 23(2)(b) (firewall),
+    Pergub Kalteng 24/2022 Pasal 14 (the DRC standby)."""
+    out: list[Port] = []
+    for svc in inv.services.values():
+        sb = svc.standby
+        if sb is None:
+            continue
+        db = [sb.primary, *sb.replicas]
+        members = [*db, sb.witness]
+        if name not in members:
+            continue
+        peers = tuple(sorted({str(inv.servers[m].address) for m in members
+                              if m in inv.servers and inv.servers[m].address is not None}))
+        wanted: list[tuple[str, int, tuple[str, ...]]] = [("etcd", 2379, peers), ("etcd", 2380, peers)]
+        if name in db:
+            wanted = [("postgresql", sb.port, ()), *wanted, ("patroni", 8008, peers)]
+        for svc_name, port, sources in wanted:
+            p = Port(port, "tcp", svc_name, False, sources)
+            if p not in out:
+                out.append(p)
+    return tuple(out)
 
 
 # --- decisions -----------------------------------------------------------------------------

@@ -99,7 +99,11 @@ def tag_value(tags: list[str] | tuple[str, ...], key: str) -> str | None:
 def target_of(inv: Inventory, policy: str) -> tuple[timedelta, str]:
     pol = inv.backup_policies[policy]
     if pol.service and pol.service in inv.services:
-        return inv.services[pol.service].rpo, f"service {pol.service} rpo"
+        svc = inv.services[pol.service]
+        if svc.rpo.total_seconds() == 0 and svc.standby is not None:
+            # RPO 0 is the synchronous standby's promise; no backup period can keep it
+            return pol.every, f"policy every (service {pol.service}'s RPO 0 is kept by its standby)"
+        return svc.rpo, f"service {pol.service} rpo"
     return pol.every, "policy every"
 
 

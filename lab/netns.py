@@ -105,6 +105,11 @@ def set_master(dev: str, bridge: str, ns: str | None = None) -> None:
     ip(["link", "set", "dev", dev, "master", bridge, "up"], ns)
 
 
+def set_isolated(dev: str, ns: str | None = None) -> None:
+    """Make bridge port ``dev`` isolated: the bridge forwards nothing between isolated ports."""
+    ip(["link", "set", "dev", dev, "type", "bridge_slave", "isolated", "on"], ns)
+
+
 def add_veth(a: str, b: str, *, ns_a: str | None = None, ns_b: str | None = None) -> None:
     """Create veth pair ``a``/``b`` with each end born in its namespace (None = root).
 

@@ -273,7 +273,10 @@ def _wire_server(s: ServerPlan, topo: Topology) -> None:
     nx.set_master(s.switch_port, SWITCH_BRIDGE, s.switch)
     nx.addr_add("eth0", str(s.address), s.netns)
     nx.link_up("eth0", s.netns)
-    nx.ip(["route", "replace", "default", "via", str(s.gateway), "dev", "eth0"], s.netns)
+    if s.gateway is not None:
+        nx.ip(["route", "replace", "default", "via", str(s.gateway), "dev", "eth0"], s.netns)
+    for net in s.onlink:  # the other sites on the segment, without a router (topology.py)
+        nx.ip(["route", "replace", str(net), "dev", "eth0", "src", str(s.address.ip)], s.netns)
 
 
 def _wire_link(link: LinkPlan, topo: Topology) -> None:
@@ -281,6 +284,9 @@ def _wire_link(link: LinkPlan, topo: Topology) -> None:
     if link.a_ns in topo.switches.values():
         nx.set_master(link.a_if, SWITCH_BRIDGE, link.a_ns)
         nx.set_master(link.b_if, SWITCH_BRIDGE, link.b_ns)
+        if link.isolated:
+            nx.set_isolated(link.a_if, link.a_ns)
+            nx.set_isolated(link.b_if, link.b_ns)
 
 
 def _wire(st: LabState, topo: Topology) -> None:

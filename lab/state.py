@@ -22,7 +22,8 @@ from .netns import LabError
 log = logging.getLogger(__name__)
 
 
-SECRET_FILES = ("router-password", "snmp-community", "snmp-auth", "snmp-priv", "restic-password")
+SECRET_FILES = ("router-password", "snmp-community", "snmp-auth", "snmp-priv", "restic-password",
+                "drc-cluster")
 """Random-token secrets; the deploy key ``id_ed25519`` (+ ``.pub``) is made by ssh-keygen."""
 
 

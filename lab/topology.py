@@ -11,6 +11,7 @@ Naming (all lab objects carry a prefix, so teardown finds exactly what the lab m
 ``slab-s-<server>``     network namespace of a server (its own init, sshd, snmpd)
 ``slab-sw-pd``          the Pusat Data server switch (bridge ``br0``)
 ``slab-sw-drc``         the DRC server switch, joined to ``slab-sw-pd`` by the WAN veth
+``slab-sw-noc``         the NOC switch (witness, drill client), joined to each site on its own link
 ``slab-mgmt``           the management bridge in the root namespace (169.254.100.1/24)
 ``slm-<kind><hash>``    root-side end of a node's management veth (inside: ``mgmt0``)
 ======================  =========================================================
@@ -23,7 +24,7 @@ refuses anything else, so an inventory of a real network can never be "built" as
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from simpul.inventory.models import Inventory
@@ -93,10 +94,15 @@ class ServerPlan:
     mgmt_ip: IPv4Address
     mgmt_root_if: str
     address: IPv4Interface
-    gateway: IPv4Address
+    gateway: IPv4Address | None
+    """Default gateway (a router LAN); None at the NOC, which has no router of its own."""
     switch: str
     switch_port: str
     site: str
+    onlink: tuple[IPv4Network, ...] = ()
+    """Networks of the other sites reached directly on the segment (routes ``dev eth0``): the
+    NOC's hosts and the servers of both sites see each other without a router, so cutting the
+    WAN leaves the NOC talking to each site on its own link."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,10 @@ class LinkPlan:
     medium: str
     bandwidth_mbps: float | None
     default_loss: float = 0.0
+    isolated: bool = False
+    """Both ends are bridge ports in ``isolated`` mode: a switch never carries traffic from one
+    isolated port to another, so between the three site switches every frame takes its own
+    direct link (no L2 loop, no PD↔DRC traffic through the NOC when ``wan`` is cut)."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +176,7 @@ def plan(inv: Inventory) -> Topology:
     # which routers' lan0 serve the server segment (a pusat-data / drc site router with a LAN
     # that contains the servers' addresses)
     site_type = {n: s.type for n, s in inv.sites.items()}
-    seg_sites = {"pusat-data": "pd", "drc": "drc"}
+    seg_sites = {"pusat-data": "pd", "drc": "drc", "noc": "noc"}
     switches = {short: switch_ns(short) for t, short in seg_sites.items()
                 if any(site_type.get(s.site) == t for s in inv.servers.values())}
 
@@ -235,21 +245,47 @@ def plan(inv: Inventory) -> Topology:
         _check_lab_addr(srv.address, f"{where}.address")
         short = seg_sites.get(site_type.get(srv.site, ""))
         if short is None:
-            raise LabError(f"{where}: site '{srv.site}' is neither pusat-data nor drc")
+            raise LabError(f"{where}: site '{srv.site}' is neither pusat-data, drc nor noc")
         gw_if = next((g for g in gateways if srv.address in g.network), None)
-        if gw_if is None:
+        gateway: IPv4Address | None = None
+        if short == "noc":
+            lan = inv.sites[srv.site].lan
+            if lan is None or srv.address not in lan:
+                raise LabError(f"{where}.address: {srv.address} is not in the LAN of site "
+                               f"'{srv.site}' (sites.{srv.site}.lan)")
+            addr = IPv4Interface(f"{srv.address}/{lan.prefixlen}")
+        elif gw_if is None:
             raise LabError(f"{where}.address: {srv.address} is in no router LAN on the server "
                            "segment (no gateway)")
+        else:
+            addr, gateway = IPv4Interface(f"{srv.address}/{gw_if.network.prefixlen}"), gw_if.ip
         servers[name] = ServerPlan(name, server_ns(name), srv.mgmt_ip, short_id("s", name),
-                                   IPv4Interface(f"{srv.address}/{gw_if.network.prefixlen}"),
-                                   gw_if.ip, switches[short], "p" + short_id("", name)[4:],
+                                   addr, gateway, switches[short], "p" + short_id("", name)[4:],
                                    srv.site)
+
+    # the NOC sees each site directly, and each site sees the NOC: on-link routes both ways
+    noc_sw = switches.get("noc")
+    noc_nets = sorted({s.address.network for s in servers.values() if s.switch == noc_sw})
+    site_nets = sorted({g.network for g in gateways})
+    servers = {n: replace(s, onlink=tuple(net for net in (site_nets if s.switch == noc_sw
+                                                          else noc_nets)
+                                          if net != s.address.network))
+               for n, s in servers.items()}
 
     if "pd" in switches and "drc" in switches:
         if WAN_LINK in links:
             raise LabError(f"links.{WAN_LINK}: the name is reserved for the Pusat Data–DRC WAN")
         links[WAN_LINK] = LinkPlan(WAN_LINK, switches["pd"], "wan-pd", switches["drc"],
-                                   "wan-drc", "fiber", None)
+                                   "wan-drc", "fiber", None, isolated=True)
+    if "noc" in switches:
+        for short in ("pd", "drc"):
+            if short not in switches:
+                continue
+            lname = f"noc-{short}"
+            if lname in links:
+                raise LabError(f"links.{lname}: the name is reserved for the NOC–site link")
+            links[lname] = LinkPlan(lname, switches["noc"], f"to-{short}", switches[short],
+                                    "to-noc", "fiber", None, isolated=True)
 
     mgmt_ips = [str(r.mgmt_ip) for r in routers.values()] + [str(s.mgmt_ip)
                                                               for s in servers.values()]

@@ -420,7 +420,8 @@ def export_rows(book: Book) -> list[dict[str, str]]:
         else:
             purpose = {"link": "link", "loopback": "loopback", "mgmt": "management", "server": "host",
                        "interface": "host (router)", "host": "host", "plan-reserved": "reserved",
-                       "service": "host (service)"}.get(u.kind, u.kind)
+                       "service": "host (service)",
+                       "vip": "host (service address)"}.get(u.kind, u.kind)
         status = ("allocated" if u.kind in ("allocation", "host") else
                   "reserved" if u.kind in ("reservation", "plan-reserved") else "in use")
         site = (entry.site if entry is not None else

@@ -27,7 +27,8 @@ def nft_ruleset(hv: HostVars) -> str:
     noc = ", ".join(str(n) for n in hv.noc_ranges)
     rules: list[str] = []
     for p in sorted(hv.ports, key=lambda p: (not p.management, p.port, p.proto)):
-        who = "ip saddr @noc_v4 " if p.management else ""
+        who = "ip saddr @noc_v4 " if p.management else \
+            f"ip saddr {{ {', '.join(p.sources)} }} " if p.sources else ""
         tag = "FW-03" if p.management else "FW-02"
         rules.append(f'{who}{p.proto} dport {p.port} accept comment "{p.service} | {tag}"')
     fwd_policy = "accept" if hv.ip_forward else "drop"

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from ipaddress import IPv4Address, IPv4Network
+from typing import Any
 
 from simpul.inventory.addrspace import Use, conflicts, describe, inventory_uses, ipam_uses
 from simpul.inventory.models import IPAM_PURPOSES, LAN_PURPOSES, Inventory, Snmp, re_name
@@ -189,6 +190,7 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
                 p(("services", name, "servers", i), f"unknown server '{srv_name}'")
 
     secret(inv.organisation.evidence_signing_key, ("organisation", "evidence_signing_key"))
+    _standby_checks(inv, p, exists, in_plan, secret)
 
     for name, pol in inv.backup_policies.items():
         secret(pol.encryption_key, ("backup_policies", name, "encryption_key"))
@@ -208,7 +210,10 @@ def cross_check(inv: Inventory, loaded: Loaded, names: dict[str, set[str]] | Non
             served = inv.services.get(pol.service)
             if served is None and not exists("services", pol.service):
                 p(("backup_policies", name, "service"), f"unknown service '{pol.service}'")
-            elif served is not None and pol.every > served.rpo:
+            elif served is not None and pol.every > served.rpo and not (
+                    served.rpo.total_seconds() == 0 and served.standby is not None):
+                # an RPO of 0 is kept by a synchronous DRC standby (services.<s>.standby), not by
+                # backups; the backups are then judged by their own period (drc/status.target_of)
                 p(("backup_policies", name, "every"),
                   f"a backup every {_td(pol.every)} cannot meet service '{pol.service}''s RPO of "
                   f"{_td(served.rpo)} (the newest backup may be up to 'every' old)")
@@ -304,3 +309,54 @@ def _td(td: timedelta) -> str:
             out += f"{secs // n}{unit}"
             secs %= n
     return out or "0s"
+
+def _standby_checks(inv: Inventory, p: Any, exists: Any, in_plan: Any, secret: Any) -> None:
+    """``services.<name>.standby``: a DRC takeover needs a Pusat Data primary, a DRC replica and
+    a witness at a third site (Pergub Kalteng 24/2022 Pasal 11(2)(b), 14; Pergub Jambi 12/2022
+    Pasal 23(2)(c)); one etcd runs per server, so services sharing a server share its members."""
+    etcd_of: dict[str, tuple[str, frozenset[str]]] = {}
+    vips: dict[IPv4Address, str] = {}
+    for name, svc in inv.services.items():
+        sb = svc.standby
+        if sb is None:
+            continue
+        path = ("services", name, "standby")
+        secret(sb.credential, (*path, "credential"))
+        site_type: dict[str, str] = {}
+        for role, srv_name, sub in ([("primary", sb.primary, ("primary",))]
+                                    + [("replica", r, ("replicas", i)) for i, r in enumerate(sb.replicas)]
+                                    + [("witness", sb.witness, ("witness",))]
+                                    + ([("drill client", sb.drill_client, ("drill_client",))]
+                                       if sb.drill_client else [])):
+            srv = inv.servers.get(srv_name)
+            if srv is None:
+                if not exists("servers", srv_name):
+                    p((*path, *sub), f"unknown server '{srv_name}'")
+                continue
+            if srv.address is None:
+                p((*path, *sub), f"the {role} '{srv_name}' has no data-plane address (servers."
+                  f"{srv_name}.address)")
+            site = inv.sites.get(srv.site)
+            site_type[srv_name] = site.type if site else "?"
+        if site_type.get(sb.primary, "pusat-data") not in ("pusat-data", "?"):
+            p((*path, "primary"), f"'{sb.primary}' is at a {site_type[sb.primary]} site; the home "
+              "primary runs in the Pusat Data")
+        if sb.replicas and all(site_type.get(r, "drc") not in ("drc", "?") for r in sb.replicas):
+            p((*path, "replicas"), "no replica is at the DRC: the DRC takes over when the Pusat "
+              "Data does not function (Pergub Kalteng 24/2022 Pasal 14)")
+        sites = {inv.servers[n].site for n in [sb.primary, *sb.replicas] if n in inv.servers}
+        if sb.witness in inv.servers and inv.servers[sb.witness].site in sites:
+            p((*path, "witness"), f"the witness '{sb.witness}' is at site "
+              f"'{inv.servers[sb.witness].site}' with a database server; it must be at a third site "
+              "(e.g. the NOC), or losing that site loses the majority")
+        in_plan(sb.vip, ["servers", "drc"], (*path, "vip"))
+        if sb.vip in vips:
+            p((*path, "vip"), f"{sb.vip} is already the service address of '{vips[sb.vip]}'")
+        vips.setdefault(sb.vip, name)
+        members = frozenset([sb.primary, *sb.replicas, sb.witness])
+        for n in members:
+            if n in etcd_of and etcd_of[n][1] != members:
+                p(path, f"server '{n}' is also in the standby of service '{etcd_of[n][0]}' with "
+                  "other members; one etcd runs per server, so services that share a server must "
+                  "name the same primary, replicas and witness")
+            etcd_of.setdefault(n, (name, members))

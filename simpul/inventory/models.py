@@ -74,7 +74,15 @@ def _positive(v: timedelta) -> timedelta:
     return v
 
 
+def _not_negative(v: timedelta) -> timedelta:
+    if v < timedelta(0):
+        raise ValueError("duration must not be negative")
+    return v
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
+ZeroOrDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_not_negative)]
+"""A duration that may be 0 (``rpo: 0``: no acknowledged write may be lost)."""
 Percent = Annotated[float, Field(gt=0, le=100)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -121,7 +129,7 @@ class Secret(Strict):
 # --- sites and the address plan -------------------------------------------------------------
 
 SiteType = Literal["pusat-data", "drc", "noc", "opd", "desa", "kelurahan"]
-Purpose = Literal["management", "links", "loopbacks", "opd_lan", "desa_lan", "servers", "drc"]
+Purpose = Literal["management", "links", "loopbacks", "opd_lan", "desa_lan", "servers", "drc", "noc"]
 
 
 class Location(Strict):
@@ -587,6 +595,47 @@ class Maintenance(Strict):
         return self
 
 
+class Standby(Strict):
+    """A DRC standby for a service's PostgreSQL database: the DRC takes over when the Pusat Data
+    does not function (Pergub Kalteng 24/2022 Pasal 11(2)(b), 14; Pergub Jambi 12/2022 Pasal
+    21(1)(c), 23(2)(c)).
+
+    Built by ``simpul drc deploy`` from existing engines: PostgreSQL streaming replication managed
+    by Patroni, a three-member etcd (the primary, the DRC replica and a witness at a third site)
+    and vip-manager moving ``vip`` to whichever server holds the Patroni leader key.
+    """
+
+    primary: Name = Field(description="Pusat Data server that runs the database (the home primary)")
+    replicas: list[Name] = Field(min_length=1, description="servers that stream from the primary; "
+                                 "at least one at the DRC")
+    witness: Name = Field(description="third etcd member at a third site (e.g. the NOC): it decides "
+                          "which side may lead when the Pusat Data and the DRC lose each other")
+    vip: IPv4Address = Field(description="service address that follows the leader (vip-manager)")
+    interface: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{1,15}$")] = Field(
+        default="eth0", description="network interface the service address is put on")
+    port: Port = 5432
+    replication: Literal["sync", "async"] | None = Field(
+        default=None, description="sync: a commit is acknowledged only once the DRC has it (RPO 0); "
+        "default: sync when the service's rpo is 0, else async")
+    credential: SecretName = Field(description="secret from which the cluster's passwords are derived "
+                                   "(replication, pg_rewind, Patroni REST API, drill user)")
+    postgres_version: Annotated[int, Field(ge=13, le=17)] = 15
+    drill_client: Name | None = Field(
+        default=None, description="server at the NOC that runs the drill's load through the "
+        "service address (simpul drill failover)")
+    clients: list[IPv4Network] = Field(default=[], description="networks whose applications may "
+                                       "log in to the database over the network (pg_hba)")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Standby:
+        names = [self.primary, *self.replicas, self.witness]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"primary, replicas and witness must be different servers "
+                             f"({', '.join(dup)} named twice)")
+        return self
+
+
 class Service(Strict):
     """An SPBE service hosted in the Pusat Data, with its targets."""
 
@@ -596,10 +645,30 @@ class Service(Strict):
     tier: Annotated[int, Field(ge=1, le=4)] = 2
     availability_target: Percent
     rto: Duration
-    rpo: Duration
+    rpo: ZeroOrDuration = Field(description="how much acknowledged data may be lost; 0 = none "
+                                "(needs synchronous replication)")
     maintenance: list[Maintenance] = []
     url: str | None = None
     critical: bool = False
+    standby: Standby | None = Field(default=None, description="DRC takeover of the service's "
+                                    "database (simpul drc deploy, simpul drill failover)")
+
+    @model_validator(mode="after")
+    def _standby_rpo(self) -> Service:
+        if self.standby is not None and self.standby.replication == "async" \
+                and self.rpo == timedelta(0):
+            raise ValueError("standby.replication is async but rpo is 0: asynchronous replication "
+                             "loses acknowledged commits when the primary fails; use sync")
+        return self
+
+    @property
+    def replication(self) -> Literal["sync", "async"] | None:
+        """The standby's replication mode, defaulted from the RPO (0 → sync)."""
+        if self.standby is None:
+            return None
+        if self.standby.replication is not None:
+            return self.standby.replication
+        return "sync" if self.rpo == timedelta(0) else "async"
 
 
 DbName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")]

@@ -22,7 +22,7 @@ def topo() -> Topology:
 def test_every_router_server_and_switch_gets_a_prefixed_namespace(topo: Topology) -> None:
     assert all(ns.startswith("slab-") for ns in topo.namespaces)
     assert len(set(topo.namespaces)) == len(topo.namespaces)
-    assert set(topo.switches.values()) == {"slab-sw-pd", "slab-sw-drc"}
+    assert set(topo.switches.values()) == {"slab-sw-pd", "slab-sw-drc", "slab-sw-noc"}
 
 
 def test_interface_names_fit_the_kernel_limit(topo: Topology) -> None:
@@ -35,9 +35,27 @@ def test_interface_names_fit_the_kernel_limit(topo: Topology) -> None:
 
 def test_servers_use_core_1_as_gateway_per_site(topo: Topology) -> None:
     for s in topo.servers.values():
+        if s.site == "noc":
+            continue
         assert str(s.gateway) == ("10.199.64.1" if s.site == "pusat-data" else "10.199.65.1")
         assert s.switch == ("slab-sw-pd" if s.site == "pusat-data" else "slab-sw-drc")
     assert topo.routers["core-1"].lan_switch == "slab-sw-pd"
+
+
+def test_the_noc_sees_each_site_on_its_own_link(topo: Topology) -> None:
+    # witness and drill client: no router at the NOC, on-link routes to both sites; the sites
+    # reach the NOC on-link too; the three switch links are isolated bridge ports, so PD<->DRC
+    # traffic can only take the wan (cutting it is a partition, not a detour via the NOC)
+    noc = [s for s in topo.servers.values() if s.site == "noc"]
+    assert {s.name for s in noc} == {"noc-witness", "noc-client"}
+    for s in noc:
+        assert s.gateway is None and s.switch == "slab-sw-noc"
+        assert {str(n) for n in s.onlink} == {"10.199.64.0/24", "10.199.65.0/24"}
+    assert {str(n) for n in topo.servers["drc-db"].onlink} == {"10.199.66.0/24"}
+    for name in ("wan", "noc-pd", "noc-drc"):
+        assert topo.links[name].isolated
+    assert (topo.links["noc-pd"].a_ns, topo.links["noc-pd"].b_ns) == ("slab-sw-noc", "slab-sw-pd")
+    assert not topo.links["core-dinkes"].isolated
 
 
 def test_links_follow_the_inventory_and_radio_links_start_degraded(topo: Topology) -> None:

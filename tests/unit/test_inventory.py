@@ -123,11 +123,22 @@ def test_values_out_of_range(lab_copy: Path) -> None:
     f = lab_copy / "servers.yaml"
     edit(f, "availability_target: 99.741", "availability_target: 120")
     edit(f, "rto: 1h", "rto: -5m")
-    edit(f, "rpo: 15m", "rpo: 0s")
+    edit(f, "rpo: 24h", "rpo: -1m")
     probs = "\n".join(problems_of(lab_copy))
     assert "services.portal.availability_target: Input should be less than or equal to 100" in probs
     assert "services.simpeg.rto: '-5m' is not a duration" in probs
-    assert "services.simpeg.rpo: duration must be positive" in probs
+    assert "services.portal.rpo: '-1m' is not a duration" in probs
+
+
+def test_rpo_zero_needs_synchronous_replication(lab_copy: Path) -> None:
+    f = lab_copy / "servers.yaml"
+    edit(f, "rpo: 15m", "rpo: 0s")  # RPO 0 is a valid target (no acknowledged write lost) ...
+    inv = load_inventory(lab_copy)
+    assert inv.services["simpeg"].rpo.total_seconds() == 0
+    assert inv.services["simpeg"].replication == "sync"
+    edit(f, "replication: sync", "replication: async")  # ... which async replication cannot keep
+    probs = "\n".join(problems_of(lab_copy))
+    assert "services.simpeg: standby.replication is async but rpo is 0" in probs
 
 
 def test_overlapping_prefixes_and_backup_not_at_drc(lab_copy: Path) -> None:
@@ -213,7 +224,8 @@ def test_select() -> None:
     inv = load_inventory(LAB)
     assert select(inv, ["desa-edge"]) == ["desa-kemloko", "desa-jampiroso", "desa-bansari", "desa-kledung"]
     assert select(inv, ["site=drc"]) == ["drc-db", "drc-backup"]
-    assert select(inv, ["kind=server", "role!=db*"]) == ["pd-web", "pd-app", "drc-backup"]
+    assert select(inv, ["kind=server", "role!=db*"]) == ["pd-web", "pd-app", "drc-backup",
+                                                          "noc-witness", "noc-client"]
     assert select(inv, ["role=core,role=web"]) == ["core-1", "pd-web"]
     with pytest.raises(UsageError, match="matches no"):
         select(inv, ["site=atlantis"])

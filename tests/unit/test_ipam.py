@@ -320,5 +320,6 @@ def test_show_json_and_one_site(lab_copy: Path) -> None:
     rc, out = run(lab_copy, "--json", "ipam", "show", "--site", "pusat-data")
     d = json.loads(out)
     assert d["gateways"] == ["10.199.64.1"] and d["next_free"] == "10.199.64.2"
+    # the routers' gateway, the three servers and simpeg's DRC service address (standby.vip)
     assert {e["address"] for e in d["entries"]} == {"10.199.64.1", "10.199.64.11", "10.199.64.12",
-                                                    "10.199.64.13"}
+                                                    "10.199.64.13", "10.199.64.100"}
