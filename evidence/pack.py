@@ -291,7 +291,7 @@ pre{{background:#fff;border:1px solid #d2d6dc;padding:8px;overflow:auto}}
 <p>{summary}</p>
 </header>
 <main>
-<table><thead><tr><th>{_bi("Persyaratan", "Requirement")}</th><th>{_bi("Uraian dan dasar", "Requirement and basis")}</th>
+<table><thead><tr><th>{_bi("Kode", "Code")}</th><th>{_bi("Uraian dan dasar", "Requirement and basis")}</th>
 {head_cells}<th>{_bi("Terakhir diverifikasi", "Last verified")}</th></tr></thead>
 <tbody>
 {"".join(rows)}

@@ -628,11 +628,16 @@ def backup_status(ctx: BuildContext) -> Evidence:
 
 
 def _drills(ctx: BuildContext, kind: str, rows_of: Callable[[dict[str, Any]], list[Any]],
-            header: list[str]) -> Evidence:
-    """The drills of ``kind`` in the period: a CSV of all, and each one's Berita Acara."""
+            header: list[str], *, report_of: Callable[[dict[str, Any]], Path] | None = None,
+            result_of: Callable[[dict[str, Any]], str] | None = None) -> Evidence:
+    """The drills of ``kind`` in the period: a CSV of all, and each one's Berita Acara.
+    ``report_of``/``result_of`` read a history line whose keys differ from the restore
+    drill's (``report``, ``result``)."""
     import shutil
 
     hist = ctx.settings.state_dir / "drills" / kind / "history.jsonl"
+    report_of = report_of or (lambda x: Path(str(x.get("report", ""))))
+    result_of = result_of or (lambda x: str(x.get("result")))
     name = f"{kind}-drills"
     entries = []
     for line in hist.read_text().splitlines() if hist.exists() else []:
@@ -651,20 +656,20 @@ def _drills(ctx: BuildContext, kind: str, rows_of: Callable[[dict[str, Any]], li
     arts = [ctx.write(name, "riwayat.csv", _csv(header, [rows_of(x) for x in entries]),
                       t(f"Riwayat {what_id} dalam periode", f"{what_en.capitalize()}s of the period"))]
     for x in entries:
-        report = Path(str(x.get("report", "")))
+        report = report_of(x)
         if report.is_file():
-            dst = ctx.dir(name) / f"{x.get('drill', report.parent.name)}.html"
+            dst = ctx.dir(name) / f"{x.get('drill') or x.get('run_id') or report.parent.name}.html"
             shutil.copyfile(report, dst)
             arts.append(Artefact(str(dst.relative_to(ctx.out)),
-                                 t(f"Berita Acara {x.get('service')} {str(x['started'])[:10]} ({x.get('result')})",
-                                   f"Drill report {x.get('service')} {str(x['started'])[:10]} ({x.get('result')})")))
-    passed = sum(1 for x in entries if str(x.get("result")).lower() in ("pass", "passed", "lulus"))
+                                 t(f"Berita Acara {x.get('service')} {str(x['started'])[:10]} ({result_of(x)})",
+                                   f"Drill report {x.get('service')} {str(x['started'])[:10]} ({result_of(x)})")))
+    passed = sum(1 for x in entries if result_of(x).lower() in ("pass", "passed", "lulus"))
     last = entries[-1]
     return Evidence(name, "ok",
                     t(f"{len(entries)} {what_id}, {passed} lulus; terakhir {str(last['started'])[:10]} "
-                      f"({last.get('service')}: {last.get('result')})",
+                      f"({last.get('service')}: {result_of(last)})",
                       f"{len(entries)} {what_en}(s), {passed} passed; last {str(last['started'])[:10]} "
-                      f"({last.get('service')}: {last.get('result')})"), arts)
+                      f"({last.get('service')}: {result_of(last)})"), arts)
 
 
 @producer("restore-drills")
@@ -674,3 +679,55 @@ def restore_drills(ctx: BuildContext) -> Evidence:
                    lambda x: [x.get("drill"), x.get("service"), x.get("started"), x.get("result"),
                               x.get("rto_s"), x.get("rpo_s"), x.get("findings")],
                    ["drill", "service", "started", "result", "rto_s", "rpo_s", "findings"])
+
+
+@producer("failover-drills")
+def failover_drills(ctx: BuildContext) -> Evidence:
+    """Failover drills of the period (switchover, crash, site loss, partition under load) with
+    measured RTO, RPO, divergence and their Berita Acara Uji Failover."""
+    from simpul.drc.failover import history_dir
+
+    d = history_dir(ctx.settings.state_dir)
+    return _drills(ctx, "failover",
+                   lambda x: [x.get("run_id"), x.get("service"), x.get("scenario"), x.get("started"),
+                              "pass" if x.get("passed") else "fail", x.get("rto_s"),
+                              x.get("failback_rto_s"), x.get("rpo_rows"), x.get("divergent"),
+                              x.get("acks"), x.get("lab")],
+                   ["drill", "service", "scenario", "started", "result", "rto_s", "failback_rto_s",
+                    "rpo_rows", "divergent_rows", "acknowledged_writes", "lab"],
+                   report_of=lambda x: d / f"{x.get('run_id')}.html",
+                   result_of=lambda x: "pass" if x.get("passed") else "fail")
+
+
+@producer("drc-status")
+def drc_status(ctx: BuildContext) -> Evidence:
+    """Whether the DRC could take over each service with a standby now: leader and site,
+    replicas with lag, synchronous standby, service address, etcd majority (read-only)."""
+    from simpul.deploys.dbcluster_render import cluster_specs
+    from simpul.drc.cluster import read_status
+
+    specs = cluster_specs(ctx.inv)
+    if not specs:
+        return Evidence("drc-status", "gap", t("tidak ada layanan dengan standby di DRC "
+                                               "(services.<nama>.standby)",
+                                               "no service has a DRC standby (services.<name>.standby)"))
+    if ctx.known_hosts is None:
+        return Evidence("drc-status", "failed", t("tidak ada known_hosts untuk kunci host server",
+                                                  "no known_hosts pins the servers' host keys"))
+    read = [read_status(ctx.inv, spec, ctx.known_hosts) for spec in specs]
+    statuses = [st for st, _ in read]
+    art = ctx.write("drc-status", "status-drc.json", _json([s.to_dict() for s in statuses]),
+                    t("Kesiapan DRC mengambil alih (pemimpin, replika, lag, etcd, alamat layanan)",
+                      "DRC takeover readiness (leader, replicas, lag, etcd, service address)"))
+    ready = [s.service for s in statuses if s.can_take_over]
+    not_ready = [f"{s.service} ({'; '.join(s.problems[:2]) or 'not ready'})"
+                 for s in statuses if not s.can_take_over]
+    # failed = no member answered at all; reachable but not ready (or never deployed) = partial
+    unreachable = all(all("error" in f for f in facts.values()) for _, facts in read)
+    status: Status = "failed" if unreachable else "ok" if not not_ready else "partial"
+    tail_id = f"; belum siap: {', '.join(not_ready)}" if not_ready else ""
+    tail_en = f"; not ready: {', '.join(not_ready)}" if not_ready else ""
+    return Evidence("drc-status", status,
+                    t(f"DRC siap mengambil alih {len(ready)} dari {len(statuses)} layanan{tail_id}",
+                      f"the DRC could take over {len(ready)} of {len(statuses)} services now{tail_en}"),
+                    [art])

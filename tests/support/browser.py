@@ -54,8 +54,9 @@ def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[s
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def screenshot(page: Path, png: Path, width: int = 1400, height: int = 1800) -> Path:
-    cp = _run([f"--window-size={width},{height}", f"--screenshot={png}", page.resolve().as_uri()])
+def screenshot(page: Path, png: Path, width: int = 1400, height: int = 1800, fragment: str = "") -> Path:
+    """``fragment`` (e.g. ``"#en"``) opens the page at that anchor (CSS ``:target`` switches)."""
+    cp = _run([f"--window-size={width},{height}", f"--screenshot={png}", page.resolve().as_uri() + fragment])
     if not png.exists():
         raise RuntimeError(f"chromium made no screenshot of {page}: {cp.stderr[-800:]}")
     return png
@@ -69,7 +70,7 @@ def print_pdf(page: Path, pdf: Path) -> Path:
     return pdf
 
 
-def measure(page: Path, script: str, width: int = 1400, height: int = 1800) -> Any:
+def measure(page: Path, script: str, width: int = 1400, height: int = 1800, fragment: str = "") -> Any:
     """Run ``script`` (a JS expression body returning a JSON-able value) in a copy of ``page``
     after layout; return its value."""
     text = page.read_text(encoding="utf-8")
@@ -81,7 +82,7 @@ def measure(page: Path, script: str, width: int = 1400, height: int = 1800) -> A
                     encoding="utf-8")
     try:
         cp = _run([f"--window-size={width},{height}", "--virtual-time-budget=5000", "--dump-dom",
-                   copy.resolve().as_uri()])
+                   copy.resolve().as_uri() + fragment])
     finally:
         copy.unlink(missing_ok=True)
     m = re.search(rf'<pre id="{MARK}">(.*?)</pre>', cp.stdout, re.S)

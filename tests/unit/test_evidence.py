@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
+from support.evidenceworld import SECRETS, build_pack, make_world
 
 from simpul.cli import main
 from simpul.errors import ConfigError, ExitCode
@@ -19,15 +20,8 @@ from simpul.evidence.model import KINDS, Period, RequirementMap, load_map
 from simpul.evidence.pack import build, verify
 from simpul.evidence.producers import PRODUCERS, BuildContext
 from simpul.inventory import load_inventory
-from simpul.oplog import OpLog, record_hash
+from simpul.oplog import record_hash
 from simpul.settings import Settings
-
-OFFLINE = ["inventory-extract", "controls-catalog", "topology-overview", "backup-policies",
-           "service-targets", "oplog-extract", "sla-monthly", "router-intended", "router-backup-history",
-           "harden-audit-history", "topology-sites", "ipam-plan", "restore-drills"]
-SECRETS = {"router-password": "R0uter-Passw0rd-7x", "snmp-community": "c0mmunity-9q",
-           "snmp-auth": "auth-K3y-55", "snmp-priv": "priv-K3y-66", "restic-password": "restic-Pw-88"}
-
 
 # --- the map -------------------------------------------------------------------------------------
 
@@ -72,68 +66,13 @@ def test_period_parsing() -> None:
 
 @pytest.fixture
 def world(lab_copy: Path, tmp_path: Path) -> dict[str, Path]:
-    """A lab inventory whose secrets live in files of known values, a signing key, an oplog."""
-    sec = tmp_path / "secrets"
-    sec.mkdir(mode=0o700)
-    for name, value in SECRETS.items():
-        (sec / name).write_text(value)
-        (sec / name).chmod(0o600)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(sec / "evidence-signing-key")],
-                   check=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(sec / "id_ed25519")], check=True)
-    org = lab_copy / "organisation.yaml"
-    org.write_text(org.read_text().replace("/var/lib/simpul/lab/secrets", str(sec)))
-    state = tmp_path / "state"
-    # an hour of availability data this month: every lab host up, desa-kemloko down 10 minutes
-    from simpul.monitoring.ledger import Ledger
-
-    ledger = Ledger(state / "ledger.sqlite")
-    now = datetime.now(UTC).timestamp()
-    inv = load_inventory(lab_copy)
-    for k in range(61):
-        at = now - 3600 + 60 * k
-        ledger.observe([(h, not (h == "desa-kemloko" and 20 <= k < 30), at)
-                        for h in [*inv.devices, *inv.servers]], max_gap=180)
-    ledger.close()
-    # one restore drill this year, as 'simpul drill restore --execute' records it
-    drill_dir = state / "drills" / "restore" / "d1"
-    drill_dir.mkdir(parents=True)
-    (drill_dir / "berita-acara.html").write_text("<html><body>Berita Acara Uji Pemulihan</body></html>")
-    (state / "drills" / "restore" / "history.jsonl").write_text(json.dumps({
-        "drill": "d1", "service": "simpeg", "result": "passed",
-        "started": datetime.now(UTC).isoformat(timespec="seconds"), "rto_s": 7.8, "rpo_s": 5.8,
-        "findings": 0, "report": str(drill_dir / "berita-acara.html")}) + "\n")
-    log = OpLog(state / "oplog.jsonl")
-    for i in range(4):
-        log.append(action="harden.apply", target=f"pd-{i}", result="changed",
-                   params={"community": SECRETS["snmp-community"], "n": i}, refs=["x"])
-    return {"inv": lab_copy, "secrets": sec, "state": state}
+    return make_world(lab_copy, tmp_path)
 
 
-def _offline_map() -> RequirementMap:
-    m = load_map()
-    reqs = []
-    for r in m.requirements:
-        ev = {k: [p for p in v if p in OFFLINE] for k, v in r.evidence.items()}
-        reqs.append(r.model_copy(update={"evidence": {k: v for k, v in ev.items() if v}}))
-    return m.model_copy(update={"requirements": reqs})
-
-
-def _build(world: dict[str, Path], out: Path) -> Path:
-    inv = load_inventory(world["inv"])
-    ctx = BuildContext(inv=inv, settings=Settings(state_dir=world["state"]),
-                       period=Period.parse(str(datetime.now(UTC).year)), out=out)
-    built = build(ctx, _offline_map(), out, sign_key=world["secrets"] / "evidence-signing-key",
-                  principal=inv.organisation.domain)
-    assert built.signed and (out / "index.html").exists()
-    assert sorted(built.evidence) == sorted(OFFLINE)
-    failed = {n: e.summary.en for n, e in built.evidence.items() if e.status == "failed"}
-    assert not failed, failed
-    return out
 
 
 def test_built_pack_verifies_and_says_what_it_holds(world: dict[str, Path], tmp_path: Path) -> None:
-    pack = _build(world, tmp_path / "pack")
+    pack = build_pack(world, tmp_path / "pack")
     v = verify(pack)
     assert v.ok, v.problems
     assert "Good" in v.signer and "lab.simpul.test" in v.signer
@@ -154,6 +93,11 @@ def test_built_pack_verifies_and_says_what_it_holds(world: dict[str, Path], tmp_
     drills = by["DRC-02"]["evidence"]["effectiveness"][0]
     assert drills["status"] == "ok" and "1 restore drill(s), 1 passed" in drills["summary"]["en"]
     assert "Berita Acara Uji Pemulihan" in (pack / "artefacts/restore-drills/d1.html").read_text()
+    fo = by["DRC-02"]["evidence"]["effectiveness"][1]
+    assert fo["producer"] == "failover-drills" and "2 failover drill(s), 1 passed" in fo["summary"]["en"]
+    assert "partition" in (pack / "artefacts/failover-drills/f2.html").read_text()
+    assert ",partition," in (pack / "artefacts/failover-drills/riwayat.csv").read_text()
+    assert by["DRC-01"]["evidence"]["effectiveness"][0]["status"] == "ok"
     # the one documented command works without Simpul
     cp = subprocess.run("ssh-keygen -Y verify -f allowed_signers -I lab.simpul.test -n simpul-evidence "
                         "-s SHA256SUMS.sig < SHA256SUMS && sha256sum -c --strict --quiet SHA256SUMS",
@@ -162,7 +106,7 @@ def test_built_pack_verifies_and_says_what_it_holds(world: dict[str, Path], tmp_
 
 
 def test_no_secret_value_appears_in_any_file_of_the_pack(world: dict[str, Path], tmp_path: Path) -> None:
-    pack = _build(world, tmp_path / "pack")
+    pack = build_pack(world, tmp_path / "pack")
     private = (world["secrets"] / "evidence-signing-key").read_text().splitlines()[1]
     for p in pack.rglob("*"):
         if p.is_file():
@@ -177,7 +121,7 @@ def test_no_secret_value_appears_in_any_file_of_the_pack(world: dict[str, Path],
                                     "allowed_signers"])
 def test_one_changed_byte_anywhere_fails_naming_the_file(world: dict[str, Path], tmp_path: Path,
                                                          victim: str) -> None:
-    pack = _build(world, tmp_path / "pack")
+    pack = build_pack(world, tmp_path / "pack")
     p = pack / victim
     data = bytearray(p.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -187,7 +131,7 @@ def test_one_changed_byte_anywhere_fails_naming_the_file(world: dict[str, Path],
 
 
 def test_a_removed_or_added_file_fails_naming_it(world: dict[str, Path], tmp_path: Path) -> None:
-    pack = _build(world, tmp_path / "pack")
+    pack = build_pack(world, tmp_path / "pack")
     (pack / "artefacts/service-targets/target-layanan.csv").unlink()
     (pack / "artefacts/extra.html").write_text("<p>tambahan</p>")
     problems = verify(pack).problems
@@ -199,7 +143,7 @@ def test_a_forged_oplog_record_fails_even_with_a_rewritten_manifest(world: dict[
                                                                     tmp_path: Path) -> None:
     from simpul.evidence.pack import write_manifest
 
-    pack = _build(world, tmp_path / "pack")
+    pack = build_pack(world, tmp_path / "pack")
     ext = pack / "artefacts/oplog-extract/oplog-extract.jsonl"
     recs = [json.loads(line) for line in ext.read_text().splitlines()]
     recs[1]["target"] = "someone-else"  # the forger also recomputes the record's own hash
@@ -213,7 +157,7 @@ def test_a_forged_oplog_record_fails_even_with_a_rewritten_manifest(world: dict[
 
 def test_a_pack_signed_by_another_key_fails_against_the_dinas_key(world: dict[str, Path],
                                                                   tmp_path: Path) -> None:
-    pack = _build(world, tmp_path / "pack")
+    pack = build_pack(world, tmp_path / "pack")
     published = tmp_path / "dinas.allowed_signers"
     shutil.copy(pack / "allowed_signers", published)
     other = tmp_path / "other"
@@ -226,7 +170,7 @@ def test_a_pack_signed_by_another_key_fails_against_the_dinas_key(world: dict[st
 
 def test_no_availability_data_is_a_stated_gap(world: dict[str, Path], tmp_path: Path) -> None:
     (world["state"] / "ledger.sqlite").unlink()
-    pack = _build(world, tmp_path / "pack")
+    pack = build_pack(world, tmp_path / "pack")
     data = json.loads((pack / "requirements.json").read_text())
     sla = next(r for r in data["requirements"] if r["id"] == "MON-01")["evidence"]["effectiveness"][0]
     assert sla["status"] == "gap" and "simpul poll" in sla["summary"]["en"]
@@ -237,13 +181,13 @@ def test_an_existing_folder_is_never_overwritten(world: dict[str, Path], tmp_pat
     out.mkdir()
     (out / "keep.txt").write_text("milik orang lain")
     with pytest.raises(ConfigError, match="already exists"):
-        _build(world, out)
+        build_pack(world, out)
     assert (out / "keep.txt").read_text() == "milik orang lain"
     assert not [p for p in tmp_path.iterdir() if ".building-" in p.name]
 
 
 def test_cli_verify_exit_codes(world: dict[str, Path], tmp_path: Path) -> None:
-    pack = _build(world, tmp_path / "pack")
+    pack = build_pack(world, tmp_path / "pack")
     assert main(["evidence", "verify", str(pack)]) == ExitCode.OK
     (pack / "index.html").write_text("x")
     assert main(["evidence", "verify", str(pack)]) == ExitCode.ERROR
