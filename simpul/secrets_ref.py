@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from simpul.errors import SecretError
-from simpul.inventory.models import Inventory
 from simpul.secrets import read_secret_env, read_secret_file
+
+if TYPE_CHECKING:  # simpul.inventory imports this module: a runtime import would be a cycle
+    from simpul.inventory.models import Inventory
 
 
 def resolve_secret(inv: Inventory, name: str) -> SecretStr:

@@ -111,7 +111,9 @@ EOF
     # Installed for deploys and drills, not started at boot (as on a fresh server where the
     # hardening deploy or a drill decides). auditd and chronyd cannot work in a namespace
     # without CAP_AUDIT_CONTROL/CAP_SYS_TIME anyway (the lab checks them as configuration).
-    for svc in postgresql auditd chrony fail2ban; do
+    # etcd-server and mariadb-server start themselves on install: off too (drc deploy runs its
+    # own etcd member; lab seed starts MariaDB where the data lives).
+    for svc in postgresql auditd chrony fail2ban etcd mariadb; do
         if [ -x "/etc/init.d/$svc" ]; then update-rc.d "$svc" disable; fi
     done
     # The container has no /dev/rtc and may not set the clock.

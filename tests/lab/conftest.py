@@ -2,8 +2,8 @@
 
 ``lab_env`` snapshots the host (namespaces, links, routes, mounts, processes) *before* the lab
 comes up, so ``test_lab_teardown.py`` (always run last) can prove that ``down`` leaves the
-machine as it found it. A lab that is already up is taken down first: the tests need a lab
-built by this code, from ``inventory/lab``.
+machine as it found it. A lab that is already up is taken down first and the servers start
+from fresh disks: the tests need a lab built by this code, from ``inventory/lab``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from labkit import NEEDS, LabEnv, snapshot
 
 from simpul.inventory.loader import load_inventory
-from simpul.lab import orchestrate
+from simpul.lab import orchestrate, servers
 from simpul.lab.topology import plan
 
 
@@ -32,6 +32,10 @@ def lab_env() -> Iterator[LabEnv]:
     st = orchestrate.state()
     if orchestrate.lab_namespaces():
         orchestrate.down(st=st)
+    # fresh disks: what an earlier session (a demo, a drill, a developer) left on the servers —
+    # a deployed cluster, backup jobs, hardening — must not decide this session's results
+    for name in inv.servers:
+        servers.reset_server(name, st.root)
     before = snapshot()
     report = orchestrate.up(inv, st=st)
     env = LabEnv(inv, plan(inv), st, before, servers=report.servers > 0)

@@ -202,3 +202,44 @@ def test_fanout_check_finds_a_thread_pool_outside_the_runner(tmp_path: Path) -> 
         "simpul/runner.py": "import asyncio\nasyncio.gather()\n",
     })
     assert [str(v) for v in fanouts(root)] == ["deploys/x.py:1: fan-out 'ThreadPoolExecutor'"]
+
+
+IMPORT_EACH = r"""
+import importlib, json, sys
+names = json.loads(sys.argv[1])
+bad = []
+for name in names:
+    for k in [k for k in sys.modules if k == "simpul" or k.startswith("simpul.")]:
+        del sys.modules[k]
+    try:
+        importlib.import_module(name)
+    except Exception as e:  # noqa: BLE001 - every failure is reported by module
+        bad.append(f"{name}: {type(e).__name__}: {e}")
+print(json.dumps({"modules": len(names), "bad": bad}))
+"""
+
+
+def test_every_module_imports_first_on_its_own() -> None:
+    """A command imports its modules lazily, so any module may be the first one loaded: an import
+    cycle that only bites in one order (``simpul.secrets_ref`` → ``simpul.inventory`` →
+    ``simpul.secrets_ref``) broke ``evidence build`` once. Each module is imported into a clean
+    ``simpul`` namespace, one after the other, in a child interpreter."""
+    import json
+    import subprocess
+    import sys
+
+    names = []
+    for top in (CORE, *DOMAINS):
+        for f in sorted((REPO / top).rglob("*.py")):
+            parts = list(f.relative_to(REPO).with_suffix("").parts)
+            if parts[0] != CORE:
+                parts = [CORE, *parts]
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            names.append(".".join(parts))
+    cp = subprocess.run([sys.executable, "-c", IMPORT_EACH, json.dumps(names)], capture_output=True,
+                        text=True, timeout=300, check=False)
+    assert cp.returncode == 0, cp.stderr[-3000:]
+    out = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert out["modules"] > 100, out  # the whole product, domains included
+    assert not out["bad"], "\n".join(out["bad"])
