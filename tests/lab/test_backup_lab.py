@@ -111,7 +111,7 @@ def test_status_is_green_and_feeds_the_poller(ready: dict[str, Any]) -> None:
     assert len(lines) == 2 and all(ln.startswith("backup,") and "age_s=" in ln for ln in lines)
 
 
-def test_status_exits_6_naming_the_policy_when_older_than_the_rpo(ready: dict[str, Any],
+def test_status_exits_6_naming_the_policy_when_older_than_the_rpo(ready: dict[str, Any], lab_env: LabEnv,
                                                                    tmp_path: Path) -> None:
     inv = tmp_path / "inv"
     shutil.copytree(LAB_INV, inv)
@@ -119,15 +119,23 @@ def test_status_exits_6_naming_the_policy_when_older_than_the_rpo(ready: dict[st
     text = f.read_text().replace("    rpo: 15m\n", "    rpo: 20s\n", 1)
     text = text.replace("    every: 15m\n", "    every: 20s\n    schedule: \"* * * * *\"\n")
     f.write_text(text)
-    newest = max(s["time"] for s in drc_status(ready)["snapshots"])
-    from simpul.drc.retention import parse_time
+    # the deployed cron jobs (every 15 min) must not make a fresh backup while the RPO passes
+    sources = ("pd-db", "drc-db", "pd-app")
+    for h in sources:
+        sh(lab_env, h, "kill $(cat /run/crond.pid) 2>/dev/null; rm -f /run/crond.pid; true")
+    try:
+        newest = max(s["time"] for s in drc_status(ready)["snapshots"])
+        from simpul.drc.retention import parse_time
 
-    age = time.time() - parse_time(newest).timestamp()
-    if age < 22:
-        time.sleep(22 - age)  # let the (short) RPO pass without a backup
-    cp = simpul(ready["state"], "backup", "status", inv=inv, ok=(6,))
-    assert "simpeg-db@pd-db,drc-db:" in cp.stderr and "simpeg-app@pd-app:" in cp.stderr
-    assert "older than the target 20s (service simpeg rpo)" in cp.stderr
+        age = time.time() - parse_time(newest).timestamp()
+        if age < 22:
+            time.sleep(22 - age)  # let the (short) RPO pass without a backup
+        cp = simpul(ready["state"], "backup", "status", inv=inv, ok=(6,))
+        assert "simpeg-db@pd-db,drc-db:" in cp.stderr and "simpeg-app@pd-app:" in cp.stderr, cp.stderr
+        assert "older than the target 20s (service simpeg rpo)" in cp.stderr
+    finally:
+        for h in sources:
+            sh(lab_env, h, "/etc/init.d/cron start >/dev/null")
 
 
 def scratch_listing(lab: LabEnv) -> tuple[list[str], list[str]]:
