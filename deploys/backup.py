@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import shlex
-import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from pyinfra.context import host as ctx_host
 
 from simpul.deploys import backup_spec as bs
 from simpul.deploys.ops import FileState, Recorder, ensure, managed_file, read_state, record
+from simpul.deploys.runner import pyinfra_state, thread_local_pyinfra_context
 from simpul.errors import ConfigError, SimpulError, UnreachableError
 from simpul.inventory.models import Inventory
 from simpul.results import Result, Status
@@ -301,34 +301,6 @@ def deploy_source(h: HostSpec, writer: Callable[[SecretSpec], None]) -> None:
 # --- running it -------------------------------------------------------------------------------
 
 
-class _PerThread(threading.local):
-    module: Any = None
-
-
-def _thread_local_pyinfra_context() -> None:
-    """pyinfra keeps its current State in a process-global slot: make it per thread, so one
-    State per host can run in parallel threads (same approach as the hardening runner)."""
-    from pyinfra.context import ctx_inventory, ctx_state
-
-    for cm in (ctx_state, ctx_inventory):
-        if not isinstance(cm.context._container, _PerThread):
-            cm.context._container = _PerThread()
-
-
-def _pyinfra_state(t: Target) -> Any:
-    from pyinfra.api.config import Config
-    from pyinfra.api.inventory import Inventory as PyInventory
-    from pyinfra.api.state import State
-
-    data = {"ssh_hostname": t.host, "ssh_port": t.port, "ssh_user": t.user,
-            "ssh_key": str(t.key_file), "ssh_known_hosts_file": str(t.known_hosts),
-            "ssh_strict_host_key_checking": "yes", "ssh_allow_agent": False,
-            "ssh_look_for_keys": False, "ssh_connect_retries": 0}
-    inventory = PyInventory(([(t.name, data)], {}))  # type: ignore[no-untyped-call]
-    config = Config(SUDO=t.become, CONNECT_TIMEOUT=int(t.timeout), PARALLEL=1)  # type: ignore[no-untyped-call]
-    return State(inventory=inventory, config=config, check_for_changes=True)
-
-
 def secret_writer(t: Target) -> Callable[[SecretSpec], None]:
     """Write a secret file through stdin of a fresh SSH session (never a command line)."""
 
@@ -372,7 +344,7 @@ def run_spec(t: Target, h: HostSpec, mode: Mode) -> Result:
 
     t0 = time.monotonic()
     preflight(t)
-    state = _pyinfra_state(t)
+    state = pyinfra_state(t)
     host = state.inventory.get_host(t.name)
     rec = Recorder()
     state.simpul_recorder = rec
@@ -423,7 +395,7 @@ def deploy(inv: Inventory, known_hosts: Path, mode: Mode, *, limit: Sequence[str
     sources pin), then the source servers. ``limit`` restricts to these server names."""
     if not inv.backup_policies:
         raise ConfigError("the inventory has no backup_policies")
-    _thread_local_pyinfra_context()
+    thread_local_pyinfra_context()
     dests = bs.destinations(inv)
     chosen = set(limit) if limit is not None else None
     d_names = [d for d in dests if chosen is None or d in chosen]

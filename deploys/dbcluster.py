@@ -270,20 +270,6 @@ def vip_phase(spec: rd.ClusterSpec, m: rd.Member) -> None:
 _PYINFRA_LOCK = threading.Lock()
 
 
-def _pyinfra_state(t: Target) -> Any:
-    from pyinfra.api.config import Config
-    from pyinfra.api.inventory import Inventory as PInventory
-    from pyinfra.api.state import State
-
-    data = {"ssh_hostname": t.host, "ssh_port": t.port, "ssh_user": t.user,
-            "ssh_key": str(t.key_file), "ssh_known_hosts_file": str(t.known_hosts),
-            "ssh_strict_host_key_checking": "yes", "ssh_allow_agent": False,
-            "ssh_look_for_keys": False, "ssh_connect_retries": 0}
-    inventory = PInventory(([(t.name, data)], {}))  # type: ignore[no-untyped-call]
-    config = Config(SUDO=t.become, CONNECT_TIMEOUT=int(t.timeout), PARALLEL=1)  # type: ignore[no-untyped-call]
-    return State(inventory=inventory, config=config, check_for_changes=True)
-
-
 @dataclass
 class PhaseRun:
     changes: list[dict[str, Any]] = field(default_factory=list)
@@ -297,11 +283,11 @@ def run_phase(t: Target, mode: Mode, body: Callable[[], None]) -> PhaseRun:
     from pyinfra.api.operations import run_ops
     from pyinfra.context import ctx_host, ctx_state
 
-    from simpul.deploys.runner import _outcome, _thread_local_pyinfra_context
+    from simpul.deploys.runner import _outcome, pyinfra_state, thread_local_pyinfra_context
 
     with _PYINFRA_LOCK:
-        _thread_local_pyinfra_context()
-    state = _pyinfra_state(t)
+        thread_local_pyinfra_context()
+    state = pyinfra_state(t)
     host = state.inventory.get_host(t.name)
     rec = Recorder()
     state.simpul_recorder = rec

@@ -48,7 +48,7 @@ class _PerThread(threading.local):
     module: Any = None
 
 
-def _thread_local_pyinfra_context() -> None:
+def thread_local_pyinfra_context() -> None:
     """Make pyinfra's global ``state``/``inventory`` context per OS thread.
 
     pyinfra keeps the current State in a process-global slot (the current host is already
@@ -75,7 +75,9 @@ def make_confirm(t: Target) -> ConfirmFn:
     return confirm
 
 
-def _pyinfra_state(t: Target) -> Any:
+def pyinfra_state(t: Target) -> Any:
+    """One pyinfra State for one server over the SSH edge's Target (host keys pinned, no agent,
+    no retries); every deploy in deploys/ (hardening, backups, the DRC cluster) uses this one."""
     from pyinfra.api.config import Config
     from pyinfra.api.inventory import Inventory
     from pyinfra.api.state import State
@@ -110,7 +112,7 @@ def harden_host(inv: Inventory, name: str, mode: Mode, known_hosts: Path, *, tod
     decisions = decide(hv, today)
     facts = preflight(t)
     res.data["confined"] = facts.confined
-    state = _pyinfra_state(t)
+    state = pyinfra_state(t)
     host = state.inventory.get_host(name)
     rec = Recorder()
     state.simpul_recorder = rec
@@ -189,7 +191,7 @@ def run_hosts(inv: Inventory, names: Sequence[str], mode: Mode, known_hosts: Pat
               hooks: Sequence[Hook] = ()) -> list[Result]:
     """Plan or apply on ``names`` through the core runner; one :class:`Result` per host."""
     day = today or date.today()
-    _thread_local_pyinfra_context()
+    thread_local_pyinfra_context()
     return run_each(names, lambda n: harden_host(inv, n, mode, known_hosts, today=day,
                                                  overrides=overrides),
                     parallel=parallel, hooks=hooks)

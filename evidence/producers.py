@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from simpul.inventory.models import Inventory
@@ -401,6 +401,15 @@ def oplog_extract(ctx: BuildContext) -> Evidence:
 # --- the Jaringan Intra routers ---------------------------------------------------------------
 
 
+def _cannot_reach(name: str, kind: Literal["router", "server"], *, no_hosts: bool = False) -> Evidence:
+    """The evidence of a producer that cannot contact its hosts: none in the inventory (a gap), or
+    no known_hosts to pin their host keys (failed: Simpul never connects unpinned)."""
+    if no_hosts:
+        return Evidence(name, "gap", t(f"tidak ada {kind}", f"no {kind}s"))
+    return Evidence(name, "failed", t(f"tidak ada known_hosts untuk kunci host {kind}",
+                                      f"no known_hosts pins the {kind}s' host keys"))
+
+
 def _routers(ctx: BuildContext) -> list[str]:
     return sorted(ctx.inv.devices)
 
@@ -449,9 +458,7 @@ def router_running(ctx: BuildContext) -> Evidence:
 
     names = _routers(ctx)
     if not names or ctx.known_hosts is None:
-        return Evidence("router-running", "gap" if not names else "failed",
-                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
-                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+        return _cannot_reach("router-running", "router", no_hosts=not names)
     kh = ctx.known_hosts
     results = run_each(names, lambda n: fetch_one(ctx.inv, n, kh), parallel=10)
     arts = [ctx.write("router-running", f"{r.target}.cfg", str(r.value),
@@ -473,9 +480,7 @@ def router_drift(ctx: BuildContext) -> Evidence:
 
     names = _routers(ctx)
     if not names or ctx.known_hosts is None:
-        return Evidence("router-drift", "gap" if not names else "failed",
-                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
-                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+        return _cannot_reach("router-drift", "router", no_hosts=not names)
     results = drift(ctx.inv, names, ctx.known_hosts, parallel=10)
     rows = [{"router": r.target, "status": str(r.status), "message": r.message, "diff": r.diff}
             for r in results]
@@ -499,9 +504,7 @@ def router_facts(ctx: BuildContext) -> Evidence:
 
     names = _routers(ctx)
     if not names or ctx.known_hosts is None:
-        return Evidence("router-facts", "gap" if not names else "failed",
-                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
-                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+        return _cannot_reach("router-facts", "router", no_hosts=not names)
     results = collect(ctx.inv, names, ctx.known_hosts, parallel=10)
     facts = {r.target: (r.value if r.ok else {"error": r.message}) for r in results}
     art = ctx.write("router-facts", "facts.json", _json(facts),
@@ -577,9 +580,7 @@ def ipam_reconcile(ctx: BuildContext) -> Evidence:
 
     names = _routers(ctx)
     if not names or ctx.known_hosts is None:
-        return Evidence("ipam-reconcile", "gap" if not names else "failed",
-                        t("tidak ada router" if not names else "tidak ada known_hosts untuk kunci host router",
-                          "no routers" if not names else "no known_hosts pins the routers' host keys"))
+        return _cannot_reach("ipam-reconcile", "router", no_hosts=not names)
     book = Book.from_inventory(ctx.inv)
     results = collect(ctx.inv, names, ctx.known_hosts, parallel=10)
     seen = {r.target: {ifn: list(itf["addresses"]) for ifn, itf in r.value["interfaces"].items()}
@@ -608,8 +609,7 @@ def backup_status(ctx: BuildContext) -> Evidence:
     if not ctx.inv.backup_policies:
         return Evidence("backup-status", "gap", t("tidak ada kebijakan cadangan", "no backup policies"))
     if ctx.known_hosts is None:
-        return Evidence("backup-status", "failed", t("tidak ada known_hosts untuk kunci host server",
-                                                     "no known_hosts pins the servers' host keys"))
+        return _cannot_reach("backup-status", "server")
     statuses, now = collect_status(ctx.inv, ctx.known_hosts, None)
     rows = [s.to_dict() for s in statuses]
     art = ctx.write("backup-status", "status-cadangan.json", _json({"now": now.isoformat(), "jobs": rows}),
@@ -712,8 +712,7 @@ def drc_status(ctx: BuildContext) -> Evidence:
                                                "(services.<nama>.standby)",
                                                "no service has a DRC standby (services.<name>.standby)"))
     if ctx.known_hosts is None:
-        return Evidence("drc-status", "failed", t("tidak ada known_hosts untuk kunci host server",
-                                                  "no known_hosts pins the servers' host keys"))
+        return _cannot_reach("drc-status", "server")
     read = [read_status(ctx.inv, spec, ctx.known_hosts) for spec in specs]
     statuses = [st for st, _ in read]
     art = ctx.write("drc-status", "status-drc.json", _json([s.to_dict() for s in statuses]),
@@ -725,8 +724,14 @@ def drc_status(ctx: BuildContext) -> Evidence:
     # failed = no member answered at all; reachable but not ready (or never deployed) = partial
     unreachable = all(all("error" in f for f in facts.values()) for _, facts in read)
     status: Status = "failed" if unreachable else "ok" if not not_ready else "partial"
+    down = sorted({n for _, facts in read for n, f in facts.items() if "error" in f})
+    if unreachable:  # nothing answered: say who, not what Patroni would have said
+        not_ready = [f"{s.service}" for s in statuses]
     tail_id = f"; belum siap: {', '.join(not_ready)}" if not_ready else ""
     tail_en = f"; not ready: {', '.join(not_ready)}" if not_ready else ""
+    if down:
+        tail_id += f"; tidak terjangkau: {', '.join(down)}"
+        tail_en += f"; unreachable: {', '.join(down)}"
     return Evidence("drc-status", status,
                     t(f"DRC siap mengambil alih {len(ready)} dari {len(statuses)} layanan{tail_id}",
                       f"the DRC could take over {len(ready)} of {len(statuses)} services now{tail_en}"),

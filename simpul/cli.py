@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -119,9 +121,29 @@ def cli(
                          inventory_given=inventory is not None)
 
 
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point; returns the process exit code."""
+    """Console-script entry point; returns the process exit code.
+
+    SIGTERM is handled like Ctrl-C: every command's clean-up (``finally``, the runner's
+    :class:`~simpul.runner.Interrupted`) runs — a drill heals the links it cut, a push leaves the
+    revert timer armed, a build removes its temporary folder — and the exit code is 130.
+    Commands with a shutdown of their own (``simpul poll``) install their own handler."""
     show_tb = "--traceback" in (argv if argv is not None else sys.argv[1:])
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        return _main(argv, show_tb)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None, show_tb: bool) -> int:
     try:
         rv = cli.main(args=argv, prog_name="simpul", standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -163,3 +163,17 @@ def test_default_smoke_query_counts_the_largest_table(sb: ModuleType) -> None:
     assert sb._default_smoke(tables, "postgres") == 'SELECT count(*) FROM "public"."presensi"'
     assert sb._default_smoke([{"name": "absensi.izin", "rows": 1, "bytes": 1}], "mariadb") == \
         "SELECT COUNT(*) FROM `absensi`.`izin`"
+
+
+def test_a_recovering_postgresql_is_not_the_primary_but_other_errors_still_fail(sb: ModuleType) -> None:
+    # the message as the lab's drc-db gave it while Patroni restarted it as a replica
+    seen = ('postgres database simpeg (port 5432): connection to server on socket '
+            '"/var/run/postgresql/.s.PGSQL.5432" failed: FATAL:  the database system is starting up')
+    assert sb.pg_recovering(seen)
+    assert sb.pg_recovering("FATAL:  the database system is not yet accepting connections\n"
+                            "DETAIL:  Consistent recovery state has not been yet reached.")
+    for other in ('FATAL:  database "simpeg" does not exist',
+                  'FATAL:  password authentication failed for user "postgres"',
+                  "FATAL:  the database system is shutting down",
+                  "could not connect to server: Connection refused"):
+        assert not sb.pg_recovering(other), other

@@ -73,3 +73,40 @@ def test_console_script_runs() -> None:
     )
     assert cp.returncode == 0, cp.stderr
     assert cp.stdout.startswith(f"{REPO / 'inventory/contoh-kabupaten'}: valid ("), cp.stdout  # not "NOT valid"
+
+
+SLOW_COMMAND = r"""
+import sys, time
+from pathlib import Path
+import click
+from simpul import cli
+
+@cli.cli.command("test-slow")
+def slow() -> None:
+    Path(sys.argv[1]).write_text("started")
+    try:
+        time.sleep(60)
+    finally:  # what a drill's heal or a build's temp-folder removal relies on
+        Path(sys.argv[1]).write_text("cleaned up")
+
+sys.exit(cli.main(["test-slow"]))
+"""
+
+
+def test_sigterm_runs_the_commands_clean_up_and_exits_130(tmp_path: Path) -> None:
+    """A drill killed with SIGTERM once left the Pusat Data cut off (its ``finally`` never ran):
+    SIGTERM is handled like Ctrl-C for every command."""
+    import signal
+    import time
+
+    marker = tmp_path / "marker"
+    p = subprocess.Popen([sys.executable, "-c", SLOW_COMMAND, str(marker)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the command never started"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert marker.read_text() == "cleaned up"
+    assert "interrupted" in err
