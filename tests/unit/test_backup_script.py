@@ -177,3 +177,75 @@ def test_a_recovering_postgresql_is_not_the_primary_but_other_errors_still_fail(
                   "FATAL:  the database system is shutting down",
                   "could not connect to server: Connection refused"):
         assert not sb.pg_recovering(other), other
+
+
+def _fake_dumps(sb: ModuleType, monkeypatch: pytest.MonkeyPatch, behaviour: dict[str, object],
+                log: list[str], together: int = 0) -> None:
+    """Replace the real dumpers (they need PostgreSQL/MariaDB: tests/lab runs them) by
+    functions that record when they ran and return or raise as told. ``together``: each waits
+    until that many dumps are running at once (a barrier; it breaks if they run one by one)."""
+    import threading
+    import time
+
+    barrier = threading.Barrier(together, timeout=20) if together else None
+
+    def dump(src: dict[str, object], spool: Path) -> list[dict[str, object]]:
+        name = str(src["database"])
+        log.append(f"start {name} {threading.current_thread().name}")
+        if barrier:
+            barrier.wait()
+        time.sleep(0.1)
+        log.append(f"end {name}")
+        what = behaviour[name]
+        if isinstance(what, BaseException):
+            raise what
+        f = spool / f"{name}.dump"
+        f.write_bytes(str(what).encode())
+        return [{"type": src["type"], "database": name, "file": str(f), "tables": []}]
+
+    monkeypatch.setattr(sb, "dump_postgres", dump)
+    monkeypatch.setattr(sb, "dump_mariadb", dump)
+
+
+SRCS = [{"type": "postgres", "database": "pg"}, {"type": "mariadb", "database": "my"}]
+
+
+def test_database_sources_run_side_by_side_in_policy_order(sb: ModuleType, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    log: list[str] = []
+    _fake_dumps(sb, monkeypatch, {"pg": "pg-data", "my": "my-data"}, log, together=2)
+    tree = tmp_path / "files"
+    make_tree(tree)
+    phases: dict[str, float] = {}
+    sources, paths, exclude = sb.collect_sources(
+        [*SRCS, {"type": "paths", "paths": [str(tree / "a")], "exclude": ["*.tmp"]}], tmp_path, {}, phases)
+    assert [s.get("database", s["type"]) for s in sources] == ["pg", "my", "paths"]
+    assert sources[0]["sha256"] == hashlib.sha256(b"pg-data").hexdigest() and sources[0]["bytes"] == 7
+    assert sources[2]["files"] == 3 and paths == [str(tree / "a")] and exclude == ["*.tmp"]
+    # both dumps ran at the same time (else the barrier had broken), in two threads
+    assert {e.split()[0] for e in log[:2]} == {"start"}, log
+    assert log[0].split()[2] != log[1].split()[2]
+    assert phases["dump"] >= 0.1 and "manifest" in phases
+
+
+def test_a_failed_source_is_raised_only_after_every_dump_has_ended(sb: ModuleType, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    log: list[str] = []
+    _fake_dumps(sb, monkeypatch, {"pg": sb.Fail("pg_dump simpeg: disk full"), "my": "ok"}, log)
+    with pytest.raises(sb.Fail, match="disk full"):
+        sb.collect_sources(SRCS, tmp_path, {}, {})
+    assert sorted(e for e in log if e.startswith("end")) == ["end my", "end pg"]
+
+
+def test_a_standby_anywhere_skips_the_run_even_beside_a_failure(sb: ModuleType, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    log: list[str] = []
+    _fake_dumps(sb, monkeypatch, {"pg": sb.Fail("broken"), "my": sb.Standby("read-only replica")}, log)
+    with pytest.raises(sb.Standby, match="replica"):
+        sb.collect_sources(SRCS, tmp_path, {}, {})
+    # a missing file set is reported as such, after the dumps have ended
+    log.clear()
+    _fake_dumps(sb, monkeypatch, {"pg": "x", "my": "y"}, log)
+    with pytest.raises(sb.Fail, match="does not exist"):
+        sb.collect_sources([*SRCS, {"type": "paths", "paths": [str(tmp_path / "nope")]}], tmp_path, {}, {})
+    assert sorted(e for e in log if e.startswith("end")) == ["end my", "end pg"]
