@@ -199,8 +199,9 @@ def _fake_dumps(sb: ModuleType, monkeypatch: pytest.MonkeyPatch, behaviour: dict
         what = behaviour[name]
         if isinstance(what, BaseException):
             raise what
+        spool.mkdir(parents=True, exist_ok=True)
         f = spool / f"{name}.dump"
-        f.write_bytes(str(what).encode())
+        f.write_bytes(f"{what} {src.get('port')}".encode())
         return [{"type": src["type"], "database": name, "file": str(f), "tables": []}]
 
     monkeypatch.setattr(sb, "dump_postgres", dump)
@@ -220,7 +221,7 @@ def test_database_sources_run_side_by_side_in_policy_order(sb: ModuleType, tmp_p
     sources, paths, exclude = sb.collect_sources(
         [*SRCS, {"type": "paths", "paths": [str(tree / "a")], "exclude": ["*.tmp"]}], tmp_path, {}, phases)
     assert [s.get("database", s["type"]) for s in sources] == ["pg", "my", "paths"]
-    assert sources[0]["sha256"] == hashlib.sha256(b"pg-data").hexdigest() and sources[0]["bytes"] == 7
+    assert sources[0]["sha256"] == hashlib.sha256(b"pg-data None").hexdigest() and sources[0]["bytes"] == 12
     assert sources[2]["files"] == 3 and paths == [str(tree / "a")] and exclude == ["*.tmp"]
     # both dumps ran at the same time (else the barrier had broken), in two threads
     assert {e.split()[0] for e in log[:2]} == {"start"}, log
@@ -249,3 +250,18 @@ def test_a_standby_anywhere_skips_the_run_even_beside_a_failure(sb: ModuleType, 
     with pytest.raises(sb.Fail, match="does not exist"):
         sb.collect_sources([*SRCS, {"type": "paths", "paths": [str(tmp_path / "nope")]}], tmp_path, {}, {})
     assert sorted(e for e in log if e.startswith("end")) == ["end my", "end pg"]
+
+
+def test_two_sources_with_one_database_name_never_share_a_dump_file(sb: ModuleType, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two PostgreSQL clusters (ports 5432 and 5433) may each hold a database called "pg": each
+    source dumps into its own directory, so neither overwrites the other's dump."""
+    log: list[str] = []
+    _fake_dumps(sb, monkeypatch, {"pg": "data"}, log, together=2)
+    srcs = [{"type": "postgres", "database": "pg", "port": 5432},
+            {"type": "postgres", "database": "pg", "port": 5433}]
+    sources, _, _ = sb.collect_sources(srcs, tmp_path, {}, {})
+    assert len({s["file"] for s in sources}) == 2
+    for s, port in zip(sources, (5432, 5433), strict=True):
+        assert Path(s["file"]).read_bytes() == f"data {port}".encode()
+        assert s["sha256"] == hashlib.sha256(f"data {port}".encode()).hexdigest()
