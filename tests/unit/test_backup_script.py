@@ -265,3 +265,45 @@ def test_two_sources_with_one_database_name_never_share_a_dump_file(sb: ModuleTy
     for s, port in zip(sources, (5432, 5433), strict=True):
         assert Path(s["file"]).read_bytes() == f"data {port}".encode()
         assert s["sha256"] == hashlib.sha256(f"data {port}".encode()).hexdigest()
+
+
+class _FakeMy:
+    """A recorded MariaDB conversation (the real one: tests/lab, where the drill's independent
+    COUNT(*) of the restored copy must equal the backup-time count): two tables, an InnoDB one of
+    3 rows and a MyISAM one of 2; ``Rows_read`` grows by the rows a statement reads."""
+
+    ROWS = {"t_inno": 3, "t_my": 2}
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.rows_read = 100
+
+    def query(self, sql: str) -> list[list[str]]:
+        self.sent.append(sql)
+        if sql.startswith("SELECT TABLE_NAME"):
+            return [["t_inno", "4096", "InnoDB"], ["t_my", "2048", "MyISAM"]]
+        if sql.startswith("SHOW SESSION STATUS LIKE 'Rows_read'"):
+            return [["Rows_read", str(self.rows_read)]]
+        table = sql.rsplit("`", 2)[-2]
+        if sql.startswith("CHECKSUM TABLE"):
+            self.rows_read += self.ROWS[table] if table == "t_inno" else 0  # MyISAM: stored checksum
+            return [[f"db.{table}", f"{len(table)}77"]]
+        if sql.startswith("SELECT COUNT(*)"):
+            self.rows_read += self.ROWS[table]
+            return [[str(self.ROWS[table])]]
+        raise AssertionError(sql)
+
+
+def test_mariadb_backup_reads_each_innodb_table_once_and_the_drill_counts_independently(sb: ModuleType) -> None:
+    s = _FakeMy()
+    got = {t["name"]: t for t in sb.my_measure(s, "db")}
+    assert got["db.t_inno"]["rows"] == 3 and got["db.t_inno"]["counted"] == "checksum-scan"
+    assert got["db.t_my"]["rows"] == 2 and got["db.t_my"]["counted"] == "count"
+    assert [q for q in s.sent if q.startswith("SELECT COUNT(*)")] == ["SELECT COUNT(*) FROM `db`.`t_my`"]
+    assert got["db.t_inno"]["checksum"] == "677"
+    # the restore drill: COUNT(*) of every table (an independent count of the restored copy)
+    s = _FakeMy()
+    drill = {t["name"]: t for t in sb.my_measure(s, "db", count="query")}
+    assert {n: t["rows"] for n, t in drill.items()} == {"db.t_inno": 3, "db.t_my": 2}
+    assert len([q for q in s.sent if q.startswith("SELECT COUNT(*)")]) == 2
+    assert not [q for q in s.sent if "Rows_read" in q]
