@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import ClassVar
 
 import pytest
 
@@ -272,7 +273,7 @@ class _FakeMy:
     COUNT(*) of the restored copy must equal the backup-time count): two tables, an InnoDB one of
     3 rows and a MyISAM one of 2; ``Rows_read`` grows by the rows a statement reads."""
 
-    ROWS = {"t_inno": 3, "t_my": 2}
+    ROWS: ClassVar[dict[str, int]] = {"t_inno": 3, "t_my": 2}
 
     def __init__(self) -> None:
         self.sent: list[str] = []

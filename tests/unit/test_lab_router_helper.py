@@ -55,3 +55,62 @@ def test_confirm_if_confirms_only_a_passed_post_check(fake_router: dict[str, lis
     bad = rh.confirm_if("slab-r-desa-x", "s2", "cid", 0, [], ["10.199.255.1/10.199.255.21"])
     assert bad == {"confirmed": False, "missing": [], "unreachable": ["10.199.255.1"]}
     assert len(fake_router["confirm"]) == 1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_the_revert_timer_is_a_detached_fork_that_restores_unless_stopped(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The timer is this process forked twice (no new interpreter): it outlives the call, its
+    stdio is not the caller's (the SSH channel ends at once), it restores the checkpoint when
+    the deadline passes while still armed, and ``_stop_timer`` ends it (only that process)."""
+    import os
+    import subprocess
+    import time
+    from pathlib import Path
+
+    base = Path(str(tmp_path))
+    monkeypatch.setattr(rh, "STATE", base)
+    ns, cid = "slab-r-desa-x", "20261207T120000-abcdef"
+    (base / "routers" / "desa-x" / "rollback" / cid).mkdir(parents=True)
+    marker = base / "restored"
+    # what the timer does at the deadline (the real restore needs FRR; tests/lab covers it)
+    monkeypatch.setattr(rh, "restore", lambda ns_, cid_, reason: marker.write_text(f"{cid_}: {reason}"))
+
+    info = rh.arm(ns, cid, 5, "169.254.100.1 5000 169.254.100.31 22")
+    assert info["pid"] != os.getpid() and _alive(int(info["pid"]))
+    assert info["start"] == rh._start_time(int(info["pid"]))
+    assert json.loads((base / "routers" / "desa-x" / "rollback" / "armed.json").read_text())["id"] == cid
+    rh._stop_timer(info)
+    deadline = time.monotonic() + 5
+    while _alive(int(info["pid"])) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(int(info["pid"])) and not marker.exists()
+
+    # a pid that is now another process (same pid, other start time) is left alone
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        rh._stop_timer({"pid": other.pid, "start": (rh._start_time(other.pid) or 0) + 1})
+        time.sleep(0.2)
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+    # left armed past its deadline, the timer restores the checkpoint by itself
+    pid = rh._spawn_timer(ns, cid, time.time() + 0.3)
+    deadline = time.monotonic() + 10
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.read_text() == f"{cid}: not confirmed before the rollback timer expired"
+    assert not (base / "routers" / "desa-x" / "rollback" / "armed.json").exists()
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
