@@ -3,7 +3,7 @@
 
 For the default lab (9 routers) and a synthetic 50-router lab (benchmarks/bench_lab.py builds
 its inventory), each brought up with routers only, this measures in the same run, ``--runs``
-times each (median printed, with min-max):
+times each (10; median printed, with min-max):
 
 - **backup**: Simpul's ``backup()`` (what ``simpul net backup`` runs: login, ``show
   running-config``, the FRR host part, normalise, one git commit in a fresh repository) vs the
@@ -197,7 +197,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-50", action="store_true", help="only the default lab")
     ap.add_argument("--only-50", action="store_true", help="only the 50-router lab")
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=10)
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root", file=sys.stderr)

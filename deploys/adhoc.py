@@ -26,7 +26,7 @@ import paramiko
 from simpul.errors import UsageError
 from simpul.results import Result, Status
 from simpul.runner import Hook, run_each
-from simpul.ssh import Target, check_route, wrap_ssh_error
+from simpul.ssh import Target, check_route, pin_host_keys, wrap_ssh_error
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,7 @@ def run_one(t: Target, command: str, sudo: bool, timeout: float) -> Result:
     # fabric auto-adds unknown host keys: pin them (RejectPolicy + our known_hosts only)
     c.client.set_missing_host_key_policy(paramiko.RejectPolicy())
     c.client.get_host_keys().clear()
-    c.client.load_host_keys(str(t.known_hosts))
+    pin_host_keys(c.client, t.known_hosts, t.host, t.port)
     try:
         full = f"sudo -n -- sh -c {shlex.quote(command)}" if sudo else command
         try:

@@ -35,7 +35,7 @@ from netmiko.exceptions import (
 
 from simpul.errors import AuthError, SimpulError, UnreachableError
 from simpul.inventory.models import Inventory
-from simpul.ssh import netmiko_params, wrap_ssh_error
+from simpul.ssh import netmiko_params, pin_host_keys, wrap_ssh_error
 
 from .platforms import Platform, platform_of
 
@@ -245,7 +245,7 @@ def _open_exec(inv: Inventory, name: str, known_hosts: Path, plat: Platform, tim
     params = netmiko_params(inv, name, known_hosts, device_type=plat.device_type, timeout=timeout)
     dev = inv.devices[name]
     client = paramiko.SSHClient()
-    client.load_host_keys(str(known_hosts))  # pinned: an unknown or changed key is refused
+    pin_host_keys(client, known_hosts, str(dev.mgmt_ip), dev.ssh_port)  # an unknown or changed key is refused
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
         client.connect(params["host"], port=params["port"], username=params["username"],

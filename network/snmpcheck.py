@@ -28,9 +28,13 @@ _AUTH = {"MD5": "Md5Key", "SHA": "Sha1Key", "SHA224": "Sha224Key", "SHA256": "Sh
 _PRIV = {"AES": "Aes128Key", "AES192": "Aes192Key", "AES256": "Aes256Key", "DES": "DesKey"}
 
 
-def snmp_answers(inv: Inventory, name: str, *, timeout: float = 1.0, tries: int = 3) -> bool | None:
+def snmp_answers(inv: Inventory, name: str, *, timeouts: tuple[float, ...] = (1.0, 2.0, 4.0)) -> bool | None:
     """True if router ``name`` answers SNMP from here, False if not, None if the inventory gives
-    it no SNMP (nothing to check). Never raises for an unanswered or refused request."""
+    it no SNMP (nothing to check). Never raises for an unanswered or refused request.
+
+    One try per entry of ``timeouts``, each waiting longer (a router busy applying a change, or a
+    lossy radio link, may answer late): an answer costs one round trip; "no answer" — which
+    rolls a push back — is said only after 7 s of silence."""
     import gufo.snmp as g
     from gufo.snmp.sync import SnmpSession
 
@@ -39,7 +43,7 @@ def snmp_answers(inv: Inventory, name: str, *, timeout: float = 1.0, tries: int 
     if s is None:
         return None
     ensure_on_machine(name, str(dev.mgmt_ip))
-    kw: dict[str, object] = {"addr": str(dev.mgmt_ip), "port": s.port, "timeout": timeout}
+    kw: dict[str, object] = {"addr": str(dev.mgmt_ip), "port": s.port}
     if s.version == "3":
         if not (s.user and s.auth_key and s.priv_key):
             return None
@@ -52,9 +56,9 @@ def snmp_answers(inv: Inventory, name: str, *, timeout: float = 1.0, tries: int 
         kw["community"] = resolve_secret(inv, s.community).get_secret_value()
     else:
         return None
-    for attempt in range(tries):
+    for attempt, timeout in enumerate(timeouts):
         try:
-            with SnmpSession(**kw) as session:  # type: ignore[arg-type]  # v3: discovery on enter
+            with SnmpSession(**kw, timeout=timeout) as session:  # type: ignore[arg-type]  # v3: discovery on enter
                 session.get(SYS_UPTIME)
             return True
         except (TimeoutError, OSError, g.SnmpError) as e:  # silence, refusal, bad auth: no answer

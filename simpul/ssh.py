@@ -17,9 +17,13 @@ Example::
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shlex
+import shutil
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +81,76 @@ def server_target(inv: Inventory, name: str, known_hosts: Path) -> Target:
                   become=s.ssh.become)
 
 
+# --- pinned host keys, parsed once per process ----------------------------------------------
+# paramiko's load_host_keys parses the whole known_hosts file (a key object per line) and its
+# lookup scans every entry (an HMAC per hashed entry): per login that is O(hosts), per push of
+# every router O(hosts²) — ~10 ms of CPU per login at 50 routers. The file is parsed once per
+# process (again when it changes); a login gets only its host's keys.
+
+_KH_LOCK = threading.Lock()
+_KH_FILES: dict[tuple[str, int, int, int], paramiko.HostKeys] = {}
+_KH_HOSTS: dict[tuple[str, int, int, int, str], dict[str, paramiko.PKey]] = {}
+_KH_PINNED: dict[tuple[str, int, int, int, str], str] = {}
+_KH_DIR: list[str] = []
+
+
+def _host_name(host: str, port: int) -> str:
+    """The name a known_hosts line gives ``host:port`` (OpenSSH: ``[host]:port`` off port 22)."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def _pinned_keys(known_hosts: Path, host: str, port: int) -> tuple[str, dict[str, paramiko.PKey]]:
+    try:
+        st = os.stat(known_hosts)
+    except OSError as e:
+        raise ConfigError(f"known_hosts {known_hosts}: {e.strerror}") from e
+    name = _host_name(host, port)
+    fkey = (str(known_hosts), st.st_ino, st.st_mtime_ns, st.st_size)
+    with _KH_LOCK:
+        if (*fkey, name) not in _KH_HOSTS:
+            if fkey not in _KH_FILES:
+                hk = paramiko.HostKeys()
+                try:
+                    hk.load(str(known_hosts))
+                except OSError as e:
+                    raise ConfigError(f"known_hosts {known_hosts}: {e.strerror}") from e
+                _KH_FILES.clear()  # an older version of this file is of no use any more
+                _KH_FILES[fkey] = hk
+            found = _KH_FILES[fkey].lookup(name)
+            _KH_HOSTS[(*fkey, name)] = dict(found) if found else {}
+        return name, _KH_HOSTS[(*fkey, name)]
+
+
+def pin_host_keys(client: paramiko.SSHClient, known_hosts: Path, host: str, port: int = 22) -> None:
+    """Give ``client`` the keys ``known_hosts`` pins for ``host:port`` (and reject the rest:
+    the caller sets ``RejectPolicy``). Same verdicts as ``client.load_host_keys(known_hosts)``."""
+    name, keys = _pinned_keys(known_hosts, host, port)
+    for ktype, key in keys.items():
+        client.get_host_keys().add(name, ktype, key)
+
+
+def pinned_known_hosts_file(known_hosts: Path, host: str, port: int = 22) -> str:
+    """A private known_hosts file holding only ``host:port``'s pinned keys (for libraries that
+    take a path, such as netmiko's ``alt_key_file``); written once per process and key set."""
+    name, keys = _pinned_keys(known_hosts, host, port)
+    st = os.stat(known_hosts)
+    k = (str(known_hosts), st.st_ino, st.st_mtime_ns, st.st_size, name)
+    with _KH_LOCK:
+        if k not in _KH_PINNED or not os.path.exists(_KH_PINNED[k]):  # (a tmp cleaner took it)
+            if not _KH_DIR or not os.path.isdir(_KH_DIR[0]):
+                _KH_DIR.clear()
+                d = tempfile.mkdtemp(prefix="simpul-known-hosts-")
+                atexit.register(shutil.rmtree, d, True)
+                _KH_DIR.append(d)
+            hk = paramiko.HostKeys()
+            for ktype, key in keys.items():
+                hk.add(name, ktype, key)
+            path = os.path.join(_KH_DIR[0], f"{len(_KH_PINNED)}-{name.strip('[]').replace(']:', '-')}")
+            hk.save(path)
+            _KH_PINNED[k] = path
+        return _KH_PINNED[k]
+
+
 def load_key(path: Path) -> paramiko.PKey:
     try:
         return paramiko.PKey.from_path(str(path))
@@ -119,10 +193,7 @@ def connect(t: Target, *, user: str | None = None,
     """A fresh, host-key-pinned SSH login with the deploy key. Raises Unreachable/AuthError."""
     check_route(t)
     client = paramiko.SSHClient()
-    try:
-        client.load_host_keys(str(t.known_hosts))
-    except OSError as e:
-        raise ConfigError(f"known_hosts {t.known_hosts}: {e.strerror}") from e
+    pin_host_keys(client, t.known_hosts, t.host, t.port)
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
         client.connect(t.host, port=t.port, username=user or t.user, key_filename=str(t.key_file),
@@ -229,6 +300,7 @@ def netmiko_params(inv: Inventory, name: str, known_hosts: Path, *,
         "device_type": device_type, "host": str(d.mgmt_ip), "port": d.ssh_port,
         "username": d.username, "password": resolve_secret(inv, d.credential).get_secret_value(),
         "ssh_strict": True, "system_host_keys": False, "alt_host_keys": True,
-        "alt_key_file": str(known_hosts), "allow_agent": False, "use_keys": False,
+        "alt_key_file": pinned_known_hosts_file(known_hosts, str(d.mgmt_ip), d.ssh_port),
+        "allow_agent": False, "use_keys": False,
         "conn_timeout": timeout, "auth_timeout": timeout, "banner_timeout": timeout,
     }

@@ -393,7 +393,7 @@ def test_snmp_lost_after_the_push_is_rolled_back(net: LabEnv, tmp_path: Path,
     wrong.chmod(0o600)
     bad = _inv_dir(tmp_path, "lab-snmp-auth: {file: /var/lib/simpul/lab/secrets/snmp-auth}",
                    f"lab-snmp-auth: {{file: {wrong}}}", "organisation.yaml")
-    assert snmp_answers(load_inventory(bad), name, timeout=0.5, tries=1) is False
+    assert snmp_answers(load_inventory(bad), name, timeouts=(0.5,)) is False
     inv = _inv_copy(tmp_path / "b", "interfaces: {lan0: {address: 10.199.32.17/28, kind: lan}}",
                     "interfaces: {lan0: {address: 10.199.32.17/28, kind: lan, description: LAN Jampiroso}}",
                     "devices.yaml")
