@@ -30,9 +30,7 @@ import json
 import logging
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -41,7 +39,7 @@ from simpul.deploys.backup import deploy
 from simpul.drc.drill import execute, plan_drill
 from simpul.drc.remote import call
 from simpul.inventory import load_inventory
-from simpul.lab.private import PrivateLab
+from simpul.lab.private import PrivateLab, scratch_base
 from simpul.lab.seed import seed_server
 from simpul.ssh import run, server_target
 
@@ -129,8 +127,9 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     rows: list[tuple[str, str, float, float, str]] = []  # what, run, seconds, MB, note
 
-    with PrivateLab(Path(tempfile.mkdtemp(prefix="simpul-bench-backup-")), ["pd", "drc"],
-                    services={"pd": ["ssh", "snmp"], "drc": ["ssh", "snmp", "restic-rest"]}) as lab:
+    with scratch_base("simpul-bench-backup-") as base, \
+            PrivateLab(base, ["pd", "drc"],
+                       services={"pd": ["ssh", "snmp"], "drc": ["ssh", "snmp", "restic-rest"]}) as lab:
         write_inventory(lab)
         inv = load_inventory(lab.inventory_dir)
         kh = lab.known_hosts

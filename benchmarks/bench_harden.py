@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
 import time
-from pathlib import Path
 
 from simpul.deploys.audit import audit_hosts
 from simpul.deploys.runner import run_hosts
 from simpul.inventory import load_inventory
-from simpul.lab.private import PrivateLab
+from simpul.lab.private import PrivateLab, scratch_base
 from simpul.ssh import run
 from simpul.ssh import server_target as target_for
 
@@ -38,7 +36,7 @@ def main() -> int:
     lynis_s = None
     for n in (1, 3):
         roles = ["web", "app", "db"][:n]
-        with PrivateLab(Path(tempfile.mkdtemp(prefix=f"simpul-bench{n}-")), roles) as lab:
+        with scratch_base(f"simpul-bench{n}-") as base, PrivateLab(base, roles) as lab:
             inv = load_inventory(lab.inventory_dir)
             names = [lab.n(r) for r in roles]
             boot = "fresh"

@@ -24,6 +24,8 @@ import logging
 import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -261,6 +263,20 @@ class PrivateLab(UpDown):
         if admins:
             (d / "admins.yaml").write_text(yaml.safe_dump({"admins": admins}, sort_keys=False))
         return d
+
+
+@contextlib.contextmanager
+def scratch_base(prefix: str) -> Iterator[Path]:
+    """A base directory for a throwaway private lab (benchmarks), removed at the end — also
+    after a failure: its servers' disks hold gigabytes. Removed with ``rm --one-file-system``:
+    never into anything mounted below (there should be nothing: the servers' mounts live in
+    their own mount namespaces). Close the lab first (``with scratch_base(p) as b,
+    PrivateLab(b, ...) as lab``)."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield base
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", str(base)], check=False)
 
 
 def leftovers() -> list[str]:
