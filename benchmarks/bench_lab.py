@@ -129,16 +129,23 @@ def run_variant(label: str, inventory: Path, st: LabState) -> dict[str, float]:
     return res
 
 
+def can_build_own_lab() -> bool:
+    """Root, and the shared lab down (these benchmarks build their own); else say why."""
+    if os.geteuid() != 0:
+        print("needs root", file=sys.stderr)
+        return False
+    if orchestrate.lab_namespaces():
+        print("the lab is up: run 'simpul lab down' first", file=sys.stderr)
+        return False
+    return True
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-50", action="store_true", help="only the default lab")
     ap.add_argument("--routers", type=int, default=50, help="size of the synthetic lab")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("needs root", file=sys.stderr)
-        return 2
-    if orchestrate.lab_namespaces():
-        print("the lab is up: run 'simpul lab down' first", file=sys.stderr)
+    if not can_build_own_lab():
         return 2
     with tempfile.TemporaryDirectory(prefix="simpul-bench-lab-") as tmp:
         Path(tmp).chmod(0o755)  # FRR (user frr) reads its config below the lab state dir

@@ -43,7 +43,7 @@ import yaml
 from netmiko import ConnectHandler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lab import synthetic_inventory
+from bench_lab import can_build_own_lab, synthetic_inventory
 
 from simpul.inventory.loader import load_inventory
 from simpul.inventory.models import Inventory
@@ -199,11 +199,7 @@ def main() -> int:
     ap.add_argument("--only-50", action="store_true", help="only the 50-router lab")
     ap.add_argument("--runs", type=int, default=10)
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("needs root", file=sys.stderr)
-        return 2
-    if orchestrate.lab_namespaces():
-        print("the lab is up: run 'simpul lab down' first", file=sys.stderr)
+    if not can_build_own_lab():
         return 2
     with tempfile.TemporaryDirectory(prefix="simpul-bench-net-") as t:
         tmp = Path(t)

@@ -21,6 +21,7 @@ from pathlib import Path
 from netmiko import ConnectHandler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_lab import can_build_own_lab
 from bench_net import _busy, _client
 
 from simpul.inventory.loader import load_inventory
@@ -47,11 +48,7 @@ def meas(label: str, fn: Callable[[], object]) -> None:
 
 
 def main() -> int:
-    if os.geteuid() != 0:
-        print("needs root", file=sys.stderr)
-        return 2
-    if orchestrate.lab_namespaces():
-        print("the lab is up: run 'simpul lab down' first", file=sys.stderr)
+    if not can_build_own_lab():
         return 2
     with tempfile.TemporaryDirectory(prefix="simpul-steps-") as t:
         tmp = Path(t)

@@ -99,7 +99,8 @@ def _host_name(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
 
 
-def _pinned_keys(known_hosts: Path, host: str, port: int) -> tuple[str, dict[str, paramiko.PKey]]:
+def _pinned_keys(known_hosts: Path, host: str, port: int
+                 ) -> tuple[str, dict[str, paramiko.PKey], tuple[str, int, int, int, str]]:
     try:
         st = os.stat(known_hosts)
     except OSError as e:
@@ -118,13 +119,13 @@ def _pinned_keys(known_hosts: Path, host: str, port: int) -> tuple[str, dict[str
                 _KH_FILES[fkey] = hk
             found = _KH_FILES[fkey].lookup(name)
             _KH_HOSTS[(*fkey, name)] = dict(found) if found else {}
-        return name, _KH_HOSTS[(*fkey, name)]
+        return name, _KH_HOSTS[(*fkey, name)], (*fkey, name)
 
 
 def pin_host_keys(client: paramiko.SSHClient, known_hosts: Path, host: str, port: int = 22) -> None:
     """Give ``client`` the keys ``known_hosts`` pins for ``host:port`` (and reject the rest:
     the caller sets ``RejectPolicy``). Same verdicts as ``client.load_host_keys(known_hosts)``."""
-    name, keys = _pinned_keys(known_hosts, host, port)
+    name, keys, _ = _pinned_keys(known_hosts, host, port)
     for ktype, key in keys.items():
         client.get_host_keys().add(name, ktype, key)
 
@@ -132,9 +133,7 @@ def pin_host_keys(client: paramiko.SSHClient, known_hosts: Path, host: str, port
 def pinned_known_hosts_file(known_hosts: Path, host: str, port: int = 22) -> str:
     """A private known_hosts file holding only ``host:port``'s pinned keys (for libraries that
     take a path, such as netmiko's ``alt_key_file``); written once per process and key set."""
-    name, keys = _pinned_keys(known_hosts, host, port)
-    st = os.stat(known_hosts)
-    k = (str(known_hosts), st.st_ino, st.st_mtime_ns, st.st_size, name)
+    name, keys, k = _pinned_keys(known_hosts, host, port)
     with _KH_LOCK:
         if k not in _KH_PINNED or not os.path.exists(_KH_PINNED[k]):  # (a tmp cleaner took it)
             if not _KH_DIR or not os.path.isdir(_KH_DIR[0]):
