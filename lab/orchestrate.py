@@ -385,7 +385,7 @@ def up(inv: Inventory | None = None, *, st: LabState | None = None,
         step("wiring namespaces, management LAN, links and switches")
         _root_setup(st, topo)
         _wire(st, topo)
-        step(f"starting {len(topo.routers)} routers (FRR, sshd, snmpd)")
+        step(f"starting {len(topo.routers)} routers (FRR, sshd, snmpd, device helper)")
         routers.ensure_privsep_dir(st)
         routers.note_gr_state(st)
         routers.ensure_user(st)

@@ -4,9 +4,10 @@
 FRR has no commit-confirm, and a management ACL typed into vtysh filters nothing (sshd and
 snmpd are host daemons). Real Linux+FRR routers (Cumulus, VyOS-style) keep both on the host:
 the management ACL in the host firewall, a timed rollback in a host service. This helper is the
-lab's version of that host side. ``simpul lab up`` installs it as
-``<state>/bin/router-helper`` (root-owned) and lets the router account run it through sudo, for
-exactly these verbs, via the router login shell (``ssh router 'simpul-helper <verb> ...'``):
+lab's version of that host service. ``simpul lab up`` installs it as
+``<state>/bin/router-helper`` (root-owned) and starts it in every router's namespace as a
+resident service (``--serve``, see :func:`serve`); the router login shell relays
+``ssh router 'simpul-helper <verb> ...'`` to it over the router's own abstract socket:
 
 ``facts``                      uptime of the routing daemons, ACL and armed-rollback state (JSON)
 ``acl-show``                   the management ACL now in force (JSON)
@@ -19,7 +20,8 @@ exactly these verbs, via the router login shell (``ssh router 'simpul-helper <ve
 ``status``                     armed rollback and the last rollback (JSON)
 ``startup``                    print the saved config (frr.conf) — running vs startup drift
 ``ping ADDR [SRC]``            ping from the router (the post-check reaches the Pusat Data)
-``checkpoint-arm SECONDS``     ``checkpoint`` and ``arm`` in one step
+``checkpoint-arm SECONDS [DIGEST]``  ``checkpoint`` and ``arm`` in one step (``DIGEST``: of the
+                               running config the caller found saved; see :func:`checkpoint`)
 ``confirm-if ID WAIT RIDS PINGS``  the push's post-check on the router (OSPF neighbours RIDS
                                Full again within WAIT s, ``ADDR/SRC`` pings answered; ``-`` for
                                none), then ``confirm ID`` only if it passed (JSON)
@@ -33,9 +35,10 @@ table. The timer is a detached process in the router's namespace: it survives th
 that armed it (a cut session still ends with the router restored) and ``lab down`` stops it
 with every other process of the namespace.
 
-Standalone on purpose (stdlib only, run by /usr/bin/python3 under sudo): no Simpul imports.
+Standalone on purpose (stdlib only, run by /usr/bin/python3 as root): no Simpul imports.
 ``-I -S``: isolated from the caller's environment (a root helper) and without ``site`` — it
-needs only the standard library, and ``site`` costs ~22 ms of CPU per start.
+needs only the standard library. Run by hand as root inside a router's namespace,
+``router-helper --session S VERB ...`` answers one call without the service.
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 if TYPE_CHECKING:
     import subprocess
 
-# ipaddress, shutil, subprocess, signal: imported where a verb needs them (every call is a new
-# interpreter; the imports a verb does not use cost it CPU for nothing)
+# ipaddress, shutil, subprocess, signal: imported where a verb needs them (a call by hand is a
+# new interpreter; the imports a verb does not use cost it CPU for nothing)
 
 PREFIX = "slab-r-"
 STATE = Path(os.environ.get("SIMPUL_LAB_DIR_FOR_HELPER", "/var/lib/simpul/lab"))
@@ -169,15 +172,37 @@ def new_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
 
 
-def checkpoint(ns: str) -> str:
+def config_digest(text: str) -> str:
+    """A config's digest, blind to what ``show running-config`` adds to the saved file (its
+    header, blank and ``!`` lines): equal digests, equal configs (the client's
+    running = startup check in ``simpul.network.drivers`` is this digest too)."""
+    import hashlib
+
+    body = [ln.rstrip() for ln in text.splitlines()
+            if ln.strip() not in ("", "!", "Building configuration...", "Current configuration:")]
+    return "sha256:" + hashlib.sha256("\n".join(body).encode()).hexdigest()
+
+
+def checkpoint(ns: str, running_digest: str | None = None) -> str:
+    """Save the way back: the running config, frr.conf and the ACL; return the checkpoint id.
+
+    ``running_digest``: the digest of the running config the caller has just read and found
+    equal to the saved one. If frr.conf still has that digest, frr.conf *is* the running
+    config the router had, and it is copied instead of asked of vtysh (a vtysh start costs
+    ~20 ms of the router's CPU); otherwise — unsaved changes, frr.conf changed meanwhile, no
+    digest — vtysh is asked, as always."""
     import shutil
 
     cid = new_id()
     d = rb_dir(ns) / cid
     d.mkdir(mode=0o700)
-    (d / "running.conf").write_text(vtysh(ns, "show running-config no-header"))
     frr_conf = router_dir(ns) / "frr" / "frr.conf"
-    shutil.copyfile(frr_conf, d / "startup.conf")
+    saved = frr_conf.read_text()
+    if running_digest is not None and config_digest(saved) == running_digest:
+        (d / "running.conf").write_text(saved)
+    else:
+        (d / "running.conf").write_text(vtysh(ns, "show running-config no-header"))
+    (d / "startup.conf").write_text(saved)
     cp = _run(["/usr/sbin/nft", "list", "table", "inet", TABLE])
     (d / "acl.nft").write_text(cp.stdout if cp.returncode == 0 else "")
     old = sorted(p for p in rb_dir(ns).iterdir() if p.is_dir() and _ID.match(p.name))
@@ -425,8 +450,8 @@ def dispatch(ns: str, session: str, verb: str, args: list[str]) -> object:
         return {"id": checkpoint(ns)}
     if verb == "arm" and len(args) == 2 and args[1].isdigit():
         return arm(ns, args[0], int(args[1]), session)
-    if verb == "checkpoint-arm" and len(args) == 1 and args[0].isdigit():
-        return arm(ns, checkpoint(ns), int(args[0]), session)
+    if verb == "checkpoint-arm" and 1 <= len(args) <= 2 and args[0].isdigit():
+        return arm(ns, checkpoint(ns, args[1] if len(args) == 2 else None), int(args[0]), session)
     if verb == "confirm" and len(args) == 1:
         confirm(ns, args[0], session)
         return {"confirmed": args[0]}
@@ -447,18 +472,9 @@ def dispatch(ns: str, session: str, verb: str, args: list[str]) -> object:
     raise UsageError(f"unknown verb or wrong arguments: {verb}")
 
 
-def main(argv: list[str]) -> int:
-    if argv[:1] == ["--timer"] and len(argv) == 3:
-        timer(own_namespace(), argv[1], float(argv[2]))
-        return 0
-    if len(argv) < 3 or argv[0] != "--session":
-        print("usage: router-helper --session SSH_CONNECTION VERB [ARGS] [+ VERB [ARGS] ...]",
-              file=sys.stderr)
-        return 2
-    session, words = argv[1], argv[2:]
-    ns = own_namespace()
-    # several verbs in one call, separated by '+' (one login-shell/sudo/python start instead of
-    # several): the answer is a JSON list, one entry per verb
+def answer(ns: str, session: str, words: list[str]) -> tuple[int, str]:
+    """Run the verbs in ``words`` (several separated by ``+``: one JSON list answers them);
+    (exit code, stdout text or the error message)."""
     calls: list[list[str]] = [[]]
     for w in words:
         if w == "+":
@@ -468,13 +484,103 @@ def main(argv: list[str]) -> int:
     try:
         outs = [dispatch(ns, session, c[0], c[1:]) for c in calls if c]
     except UsageError as e:
-        print(f"router-helper: {e}", file=sys.stderr)
-        return 2
+        return 2, f"router-helper: {e}\n"
+    except (HelperError, ValueError, OSError) as e:
+        return 1, f"router-helper: {e}\n"
+    if not outs:
+        return 2, "router-helper: no verb\n"
     if len(calls) == 1 and isinstance(outs[0], str):
-        sys.stdout.write(outs[0])  # 'startup' alone: the config as it is
-    else:
-        print(json.dumps(outs if len(calls) > 1 else outs[0]))
-    return 0
+        return 0, outs[0]  # 'startup' alone: the config as it is
+    return 0, json.dumps(outs if len(calls) > 1 else outs[0]) + "\n"
+
+
+SOCKET = "\0simpul-router-helper"
+"""The device helper's socket: an *abstract* unix socket, which belongs to the network
+namespace it is bound in — each lab router has its own, reachable only from inside it."""
+MAX_REQUEST = 64 * 1024
+
+
+def serve(user: str) -> None:
+    """The device helper as the router's resident host service (``--serve USER``): started by
+    ``simpul lab up`` in the router's namespace, it answers the router login shell's
+    ``simpul-helper VERB ...`` over :data:`SOCKET` (the shell relays with ``socat``).
+
+    Why resident: a helper started per call (login shell, ``sudo``, a Python start and its
+    imports) cost ~35 ms of the router's CPU per call, three calls per pushed router. Here each
+    request is a ``fork`` of this running process (~1 ms; the request runs apart, as a started
+    process did, and the revert timer is forked from it as before). Only root and ``user`` (the
+    router account) may ask (``SO_PEERCRED``). Request: the login's ``SSH_CONNECTION`` on the
+    first line, the words on the second; answer: the exit code on the first line, then the
+    verb's output (or the error).
+    """
+    import pwd
+    import socket
+    import struct
+
+    ns = own_namespace()
+    allowed = {0, pwd.getpwnam(user).pw_uid}
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(SOCKET)
+    srv.listen(128)
+    pidfile = router_dir(ns) / "helper.pid"
+    pidfile.write_text(f"{os.getpid()}\n")  # written once the socket is bound: 'ready'
+    while True:
+        conn, _ = srv.accept()
+        while True:  # reap the requests that ended (no zombies)
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        try:
+            child = os.fork()
+        except OSError:
+            conn.close()
+            continue
+        if child:
+            conn.close()
+            continue
+        code = 1
+        try:
+            srv.close()
+            cred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            uid = struct.unpack("3i", cred)[1]
+            conn.settimeout(10)
+            data = bytearray()  # read first, also from a caller to refuse (it sees the answer)
+            while len(data) <= MAX_REQUEST and (chunk := conn.recv(65536)):
+                data += chunk
+            conn.settimeout(None)
+            if uid not in allowed:
+                conn.sendall(b"1\nrouter-helper: not allowed\n")
+            else:
+                session, _, line = data.decode(errors="replace").partition("\n")
+                rc, out = answer(ns, session.strip(), line.split())
+                conn.sendall(f"{rc}\n".encode() + out.encode())
+            code = 0
+        except Exception as e:  # the request's own process: report, never take the service down
+            with suppress(OSError):
+                conn.sendall(f"1\nrouter-helper: {type(e).__name__}: {e}\n".encode())
+        finally:
+            with suppress(OSError):
+                conn.close()
+            os._exit(code)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--timer"] and len(argv) == 3:
+        timer(own_namespace(), argv[1], float(argv[2]))
+        return 0
+    if argv[:1] == ["--serve"] and len(argv) == 2:
+        serve(argv[1])
+        return 0
+    if len(argv) < 3 or argv[0] != "--session":
+        print("usage: router-helper --session SSH_CONNECTION VERB [ARGS] [+ VERB [ARGS] ...]\n"
+              "       router-helper --serve USER   (the router's resident helper)", file=sys.stderr)
+        return 2
+    rc, out = answer(own_namespace(), argv[1], argv[2:])
+    (sys.stdout if rc == 0 else sys.stderr).write(out)
+    return rc
 
 
 if __name__ == "__main__":

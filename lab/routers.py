@@ -68,34 +68,23 @@ def helper_path(st: LabState) -> Path:
 
 
 SUDOERS = Path("/etc/sudoers.d/simpul-lab-router-helper")
-"""Lets the router account run the device helper (and nothing else) as root."""
+"""Earlier labs let the router account run the helper through sudo; removed on ``lab up``/``down``."""
 
 
 def install_helper(st: LabState) -> None:
-    """Install the device helper (:mod:`simpul.lab.router_helper`) and its sudoers rule.
+    """Install the device helper (:mod:`simpul.lab.router_helper`).
 
     The helper is what a Linux+FRR router's host gives its management user: the management ACL
     in the host firewall and a timed rollback (FRR has neither). Root-owned, not writable by
-    anyone else; the sudoers rule names exactly this file. Recorded under ``marks/`` so ``down``
-    removes the rule.
+    anyone else; each router runs it as a resident service (:func:`start_helper`) that the
+    router account reaches through its login shell — no sudo rule (an earlier lab's is removed).
     """
     src = Path(__file__).with_name("router_helper.py").read_text()
     src = src.replace('os.environ.get("SIMPUL_LAB_DIR_FOR_HELPER", "/var/lib/simpul/lab")',
                       repr(str(st.root)))
     _write(helper_path(st), src, 0o755)
     os.chown(helper_path(st), 0, 0)
-    rule = (f"# simpul lab: the router account may run the lab's router device helper\n"
-            f"{ROUTER_USER} ALL=(root) NOPASSWD: {helper_path(st)}\n")
-    if not SUDOERS.exists() or SUDOERS.read_text() != rule:
-        tmp = SUDOERS.with_name(".simpul-lab-router-helper.tmp")
-        tmp.write_text(rule)
-        tmp.chmod(0o440)
-        cp = nx.run(["visudo", "-c", "-q", "-f", str(tmp)], check=False)
-        if cp.returncode != 0:
-            tmp.unlink(missing_ok=True)
-            raise nx.LabError(f"sudoers rule for the router helper is invalid: {cp.stderr.strip()}")
-        os.replace(tmp, SUDOERS)
-        st.mark("sudoers-router-helper").write_text("created by simpul lab up\n")
+    remove_helper(st)
 
 
 def remove_helper(st: LabState) -> None:
@@ -259,6 +248,29 @@ def start_router(st: LabState, r: RouterPlan, *, noc_range: str) -> None:
                  log_file=d / "sshd.out", ns=r.netns, hostname=r.name)
     if not nx.pid_alive(nx.read_pidfile(d / "snmpd.pid")):
         start_snmpd(st, r)
+    start_helper(st, r)
+
+
+def helper_running(st: LabState, r: RouterPlan) -> int | None:
+    """PID of ``r``'s resident device helper if it runs (the helper writes its pidfile once
+    its socket is bound), else None."""
+    pid = nx.read_pidfile(st.router_dir(r.name) / "helper.pid")
+    if pid is None or not nx.pid_alive(pid) or nx.pid_cmdline(pid)[-2:-1] != ["--serve"]:
+        return None
+    return pid
+
+
+def start_helper(st: LabState, r: RouterPlan) -> None:
+    """(Re)start ``r``'s device helper service in its namespace: always a fresh one, so that a
+    helper installed by this ``lab up`` is the one that answers. A running revert timer is a
+    process of its own and is not touched."""
+    d = st.router_dir(r.name)
+    old = helper_running(st, r)
+    if old is not None:
+        nx.kill_pids([old], grace=5)
+    (d / "helper.pid").unlink(missing_ok=True)
+    nx.spawn(["/usr/bin/python3", "-I", "-S", str(helper_path(st)), "--serve", ROUTER_USER],
+             log_file=d / "helper.log", ns=r.netns)
 
 
 def start_snmpd(st: LabState, r: RouterPlan) -> int:
@@ -292,12 +304,14 @@ def restart_snmpd(st: LabState, r: RouterPlan, timeout: float = 10) -> int:
 
 
 def wait_ready(st: LabState, r: RouterPlan, timeout: float = 20) -> None:
-    """Wait until vtysh answers and sshd has written its pidfile."""
+    """Wait until vtysh answers, and sshd and the device helper have written their pidfiles."""
     d = st.router_dir(r.name)
     nx.wait_for(lambda: nx.pid_alive(nx.read_pidfile(d / "sshd.pid")), timeout=timeout,
                 what=f"{r.name}: sshd")
     nx.wait_for(lambda: (FRR_RUN / r.netns / "ospfd.vty").exists(), timeout=timeout,
                 what=f"{r.name}: ospfd")
+    nx.wait_for(lambda: helper_running(st, r) is not None, timeout=timeout,
+                what=f"{r.name}: device helper")
 
 
 def vtysh(r: RouterPlan | str, command: str, timeout: float = 10) -> str:

@@ -36,6 +36,20 @@ HELPER = "simpul-helper"
 """Non-interactive command prefix the lab's Linux+FRR routers route to their device helper."""
 
 
+def helper_reply(rc: int, out: str, err: str) -> tuple[int, str, str]:
+    """The device helper's own (exit code, output, error) from what the router's login shell
+    relayed: the helper's exit code on the first line, then its output (or its error). When the
+    relay itself failed (``rc`` != 0: the router's helper service does not run), its error."""
+    if rc != 0:
+        why = (err.strip().splitlines() or [f"exit {rc}"])[-1]
+        return rc, "", f"the router's device helper service does not answer ({why[:200]})"
+    head, sep, body = out.partition("\n")
+    if not sep or not head.strip().isdigit():
+        return 1, "", f"unexpected answer from the device helper: {out[:120]!r}"
+    code = int(head)
+    return (0, body, err) if code == 0 else (code, "", (body + err).strip())
+
+
 def device_facts(s: Session) -> Facts:
     """Facts of the router behind an open session (raises on transport/parse errors)."""
     plat = s.platform.name
@@ -52,7 +66,7 @@ def frr_uptime(s: Session) -> int | None:
     """FRR has no uptime command; a Linux+FRR router's device helper reports how long the
     routing daemons have run. None when the router has no helper."""
     try:
-        rc, out, _ = s.exec(f"{HELPER} facts", timeout=10)
+        rc, out, _ = helper_reply(*s.exec(f"{HELPER} facts", timeout=10))
     except SessionLost:
         return None
     if rc != 0:

@@ -15,6 +15,7 @@ login.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import time
 from collections.abc import Sequence
@@ -70,8 +71,11 @@ class Session:
 
     def show(self, command: str, *, read_timeout: float = 30.0) -> str:
         """Run a show command; return its output (no prompt, no echo)."""
+        base = getattr(self.conn, "base_prompt", None)
+        expect = ({"expect_string": self.platform.prompt.replace("{base}", re.escape(base))}
+                  if self.platform.prompt and isinstance(base, str) and base else {})
         try:
-            out = self.conn.send_command(command, read_timeout=read_timeout)
+            out = self.conn.send_command(command, read_timeout=read_timeout, **expect)
         except (ReadTimeout, ReadException, OSError, EOFError, paramiko.SSHException) as e:
             raise SessionLost(self.name, f"'{command}' failed in transit ({e})") from e
         return str(out)
@@ -241,6 +245,22 @@ def open_session(inv: Inventory, name: str, known_hosts: Path, *, timeout: float
     return _open_netmiko(inv, name, known_hosts, plat, timeout)
 
 
+def _tcp(name: str, host: str, port: int, timeout: float) -> socket.socket:
+    """The TCP connection under an SSH login, with ``TCP_NODELAY``: SSH sends many small
+    packets one after another (key exchange, channel requests, a command's EOF), and with
+    Nagle's algorithm each waits for the peer's delayed ACK (~40 ms on Linux). Measured on the
+    lab (benchmarks/bench_net_steps.py): a device-helper call 49 → 8 ms, a fresh login 88 →
+    43 ms, for the same CPU. (paramiko and netmiko leave Nagle on.)"""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except TimeoutError as e:
+        raise UnreachableError(name, f"cannot connect to {host}:{port} (timed out)") from e
+    except OSError as e:
+        raise UnreachableError(name, f"cannot connect to {host}:{port} ({e.strerror or e})") from e
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def _open_exec(inv: Inventory, name: str, known_hosts: Path, plat: Platform, timeout: float) -> Session:
     params = netmiko_params(inv, name, known_hosts, device_type=plat.device_type, timeout=timeout)
     dev = inv.devices[name]
@@ -248,15 +268,21 @@ def _open_exec(inv: Inventory, name: str, known_hosts: Path, plat: Platform, tim
     pin_host_keys(client, known_hosts, str(dev.mgmt_ip), dev.ssh_port)  # an unknown or changed key is refused
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
+        sock = _tcp(name, params["host"], params["port"], timeout)
+    except UnreachableError:
+        params.pop("password", None)
+        raise
+    try:
         client.connect(params["host"], port=params["port"], username=params["username"],
                        password=params.pop("password"), look_for_keys=False, allow_agent=False,
-                       timeout=timeout, auth_timeout=timeout, banner_timeout=timeout)
+                       timeout=timeout, auth_timeout=timeout, banner_timeout=timeout, sock=sock)
     except paramiko.AuthenticationException as e:
         client.close()
         raise AuthError(name, f"authentication failed for {dev.username}",
                         hint="check the device's credential secret") from e
     except (TimeoutError, OSError, paramiko.SSHException, EOFError, ValueError) as e:
         client.close()
+        sock.close()
         if isinstance(e, TimeoutError | socket.timeout):
             raise UnreachableError(name, f"cannot connect to {dev.mgmt_ip}:{dev.ssh_port} (timed out)") from e
         raise wrap_ssh_error(name, dev.username, str(dev.mgmt_ip), dev.ssh_port, e, known_hosts) from e
@@ -271,13 +297,21 @@ def _open_netmiko(inv: Inventory, name: str, known_hosts: Path, plat: Platform, 
     params["session_timeout"] = max(60.0, timeout * 6)
     dev = inv.devices[name]
     try:
+        params["sock"] = _tcp(name, params["host"], params["port"], timeout)
+    except UnreachableError:
+        params.pop("password", None)
+        raise
+    try:
         conn = ConnectHandler(**params)
     except NetmikoAuthenticationException as e:
+        params["sock"].close()
         raise AuthError(name, f"authentication failed for {dev.username}",
                         hint="check the device's credential secret") from e
     except NetmikoTimeoutException as e:
+        params["sock"].close()
         raise UnreachableError(name, f"cannot connect to {dev.mgmt_ip}:{dev.ssh_port} (timed out)") from e
     except (paramiko.SSHException, OSError, EOFError, ValueError) as e:
+        params["sock"].close()
         raise wrap_ssh_error(name, dev.username, str(dev.mgmt_ip), dev.ssh_port, e, known_hosts) from e
     finally:
         params.pop("password", None)

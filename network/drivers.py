@@ -35,8 +35,9 @@ from typing import Any, ClassVar
 
 from simpul.errors import SimpulError
 from simpul.inventory.models import Inventory
+from simpul.lab.router_helper import config_digest
 
-from .collect import HELPER, device_facts
+from .collect import HELPER, device_facts, helper_reply
 from .connection import Session
 from .differ import ConfigDiff, diff_config
 from .parse import Facts, frr_ospf_neighbors
@@ -48,11 +49,9 @@ Step = Callable[[str], None]
 
 
 def _same_config(a: str, b: str) -> bool:
-    """Equal but for the header a show command adds and blank/``!`` lines."""
-    def body(t: str) -> list[str]:
-        return [ln.rstrip() for ln in t.splitlines()
-                if ln.strip() not in ("", "!", "Building configuration...", "Current configuration:")]
-    return body(a) == body(b)
+    """Equal but for the header a show command adds and blank/``!`` lines (the same rule the
+    lab routers' device helper applies to a checkpoint's digest)."""
+    return bool(config_digest(a) == config_digest(b))
 
 
 Pings = list[tuple[IPv4Address, IPv4Address | None]]
@@ -207,6 +206,13 @@ class FrrDriver(Driver):
     def __init__(self, session: Session, inv: Inventory) -> None:
         super().__init__(session, inv)
         self._prefetched: dict[str, Any] = {}
+        self._saved_digest: str | None = None
+
+    def unsaved(self, running: str | None = None) -> ConfigDiff:
+        running = running if running is not None else self.get_config("running")
+        diff = super().unsaved(running)
+        self._saved_digest = config_digest(running) if diff.empty else None
+        return diff
 
     def prefetch(self, pings: Pings, *, precheck: bool = True) -> None:
         """What ``compare`` and the pre-check need, fetched at once: one device-helper call for
@@ -244,11 +250,12 @@ class FrrDriver(Driver):
         return self._helper_answer(args[0], rc, out, err)
 
     def _helper_answer(self, verb: str, rc: int, out: str, err: str) -> Any:
-        err = "\n".join(ln for ln in err.splitlines() if not ln.startswith("sudo: unable to resolve host"))
+        rc, out, err = helper_reply(rc, out, err)
         if rc != 0:
             raise DriverError(f"{self.s.name}: device helper '{verb}' failed: "
-                              f"{(err or out).strip()[:300] or f'exit {rc}'}",
-                              hint="the router needs the lab's device helper (simpul lab up installs it)")
+                              f"{err.strip()[:300] or f'exit {rc}'}",
+                              hint="the router needs the lab's device helper service (simpul lab up "
+                              "installs and starts it)")
         return json.loads(out) if out.strip().startswith(("{", "[")) else out
 
     def get_config(self, which: str = "running") -> str:
@@ -300,7 +307,10 @@ class FrrDriver(Driver):
 
     def commit_config(self, change: Change, *, revert_in: int, step: Step | None = None,
                       chunk: int = 50) -> str:
-        cid = str(self.helper("checkpoint-arm", str(revert_in))["id"])
+        # the running config found saved by the pre-check: the helper may copy frr.conf as the
+        # checkpoint's running config if frr.conf still has its digest (see router_helper)
+        digest = [self._saved_digest] if self._saved_digest else []
+        cid = str(self.helper("checkpoint-arm", str(revert_in), *digest)["id"])
         if step:
             step(f"checkpoint {cid}; rollback armed for {revert_in} s")
         self._send(change.config.commands, step, chunk)

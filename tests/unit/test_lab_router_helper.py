@@ -114,3 +114,120 @@ def test_the_revert_timer_is_a_detached_fork_that_restores_unless_stopped(
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid)
+
+
+def _ask(name: str, words: str, session: str = "169.254.100.1 5000 169.254.100.31 22") -> str:
+    """What the router login shell's ``socat`` does: the request, half-close, read the answer."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(name)
+        s.sendall(f"{session}\n{words}\n".encode())
+        s.shutdown(socket.SHUT_WR)
+        out = bytearray()
+        while chunk := s.recv(65536):
+            out += chunk
+    return out.decode()
+
+
+def test_the_resident_helper_answers_each_request_in_a_process_of_its_own(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--serve``: the helper as the router's resident service. Each request is answered with
+    its exit code on the first line; a bad verb is a usage error (2) and the service goes on;
+    two connections open at once are both answered; a caller whose uid is neither root nor the
+    router account is refused (SO_PEERCRED). The lab tests drive it through real SSH logins."""
+    import os
+    import signal
+    import socket
+    import time
+    from pathlib import Path
+
+    base = Path(str(tmp_path))
+    name = f"\0simpul-test-router-helper-{os.getpid()}"
+    monkeypatch.setattr(rh, "SOCKET", name)
+    monkeypatch.setattr(rh, "STATE", base)
+    monkeypatch.setattr(rh, "own_namespace", lambda: "slab-r-desa-x")
+    (base / "routers" / "desa-x" / "frr").mkdir(parents=True)
+    (base / "routers" / "desa-x" / "frr" / "frr.conf").write_text("hostname desa-x\n!\nend\n")
+    pid = os.fork()
+    if pid == 0:  # the service (root and 'root': the allowed callers are uid 0 only)
+        try:
+            rh.serve("root")
+        finally:
+            os._exit(1)
+    try:
+        deadline = time.monotonic() + 10
+        while not (base / "routers" / "desa-x" / "helper.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert (base / "routers" / "desa-x" / "helper.pid").read_text().strip() == str(pid)
+        assert _ask(name, "startup") == "0\nhostname desa-x\n!\nend\n"
+        rc, _, body = _ask(name, "status").partition("\n")
+        assert rc == "0" and json.loads(body) == {"armed": None, "last_rollback": None}
+        assert _ask(name, "format-disk /") == "2\nrouter-helper: unknown verb or wrong arguments: format-disk\n"
+        assert _ask(name, "confirm 20261207T120000-abcdef").startswith("1\nrouter-helper: no armed rollback")
+        # two callers at once (the first has not sent its request yet when the second asks)
+        first = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        first.settimeout(10)
+        first.connect(name)
+        assert _ask(name, "startup").startswith("0\nhostname desa-x")
+        first.sendall(b"s\nstatus\n")
+        first.shutdown(socket.SHUT_WR)
+        assert first.recv(65536).startswith(b"0\n{")
+        first.close()
+        # another uid is refused
+        if os.geteuid() == 0:
+            r, w = os.pipe()
+            child = os.fork()
+            if child == 0:
+                try:
+                    os.close(r)
+                    os.setgid(65534)
+                    os.setuid(65534)
+                    os.write(w, _ask(name, "status").encode())
+                finally:
+                    os._exit(0)
+            os.close(w)
+            answer = os.read(r, 4096).decode()
+            os.close(r)
+            os.waitpid(child, 0)
+            assert answer == "1\nrouter-helper: not allowed\n"
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)  # the service is still there
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+
+
+def test_a_checkpoint_copies_frr_conf_only_when_it_is_the_running_config_the_caller_saw(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checkpoint's running config comes from vtysh unless the caller passes the digest of
+    the running config it read (and found saved) and frr.conf still has that digest."""
+    import subprocess
+    from pathlib import Path
+
+    base = Path(str(tmp_path))
+    monkeypatch.setattr(rh, "STATE", base)
+    ns = "slab-r-desa-x"
+    frr = base / "routers" / "desa-x" / "frr"
+    frr.mkdir(parents=True)
+    saved = "frr version 8.4\nhostname desa-x\n!\ninterface lo\n ip address 10.199.255.31/32\nexit\n!\nend\n"
+    (frr / "frr.conf").write_text(saved)
+    asked: list[tuple[str, ...]] = []
+
+    def vtysh(ns_: str, *commands: str, timeout: float = 30) -> str:
+        asked.append(commands)
+        return "hostname desa-x\n! from vtysh\n"
+
+    monkeypatch.setattr(rh, "vtysh", vtysh)
+    monkeypatch.setattr(rh, "_run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", ""))
+    shown = "Building configuration...\n\nCurrent configuration:\n" + saved.replace("!\n", "!\n!\n")
+
+    def running_of(cid: str) -> str:
+        return (base / "routers" / "desa-x" / "rollback" / cid / "running.conf").read_text()
+
+    cid = rh.checkpoint(ns, rh.config_digest(shown))
+    assert running_of(cid) == saved and asked == []
+    (frr / "frr.conf").write_text(saved.replace("10.199.255.31", "10.199.255.99"))  # saved meanwhile
+    assert running_of(rh.checkpoint(ns, rh.config_digest(shown))) == "hostname desa-x\n! from vtysh\n"
+    assert running_of(rh.checkpoint(ns)) == "hostname desa-x\n! from vtysh\n"
+    assert len(asked) == 2

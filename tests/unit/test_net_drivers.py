@@ -116,7 +116,7 @@ class HelperSession(Session):
             verbs = " ".join(command.split()[1:]).split(" + ")
             ans: object = [answers.get(v.split()[0], {}) for v in verbs] if len(verbs) > 1 \
                 else answers.get(verbs[0].split()[0], {})
-            out.append((0, json.dumps(ans), "sudo: unable to resolve host r1: Name or service not known\n"))
+            out.append((0, "0\n" + json.dumps(ans) + "\n", ""))  # the helper's exit code, then its answer
         return out
 
     def exec_start(self, commands: Any, *, timeout: float = 30.0, stdin: str | None = None) -> list[Any]:
@@ -167,3 +167,32 @@ def test_frr_post_check_and_confirm_are_one_helper_call_over_the_fresh_login() -
     assert [c for k, c in conn.sent if k == "exec"] == [
         "simpul-helper confirm-if 20261006T102144-abcdef 11 10.199.255.1 10.199.255.1/10.199.255.21"]
     assert not pc.confirmed  # the recorded helper answered {} — nothing confirmed, nothing assumed
+
+
+def test_the_helper_reply_is_unwrapped_and_a_missing_service_named() -> None:
+    from simpul.network.collect import helper_reply
+
+    assert helper_reply(0, '0\n{"armed": null}\n', "") == (0, '{"armed": null}\n', "")
+    assert helper_reply(0, "2\nrouter-helper: unknown verb\n", "") == (2, "", "router-helper: unknown verb")
+    rc, _, err = helper_reply(1, "", '2026/12/07 socat[9] E connect(5, AF=1 "\\0simpul-router-helper", 23): '
+                                     "Connection refused\n")
+    assert rc == 1 and "device helper service does not answer" in err and "Connection refused" in err
+    assert helper_reply(0, "hostname r1\n", "")[0] == 1  # not the helper's framing: an error, not a config
+
+
+def test_frr_checkpoint_names_the_running_config_only_when_the_precheck_found_it_saved() -> None:
+    conn = RecordedConn()
+    d = driver_for(HelperSession("desa-kemloko", PLATFORMS["frr"], conn), INV)
+    d.prefetch([])
+    assert d.unsaved("Building configuration...\n\nhostname r1\n!\n").empty
+    d.commit_config(_change("interface lo", "description x", "exit"), revert_in=20)
+    arm = [c for k, c in conn.sent if k == "exec"][-1].split()
+    from simpul.lab.router_helper import config_digest
+
+    assert arm == ["simpul-helper", "checkpoint-arm", "20", config_digest("hostname r1\n")]
+    conn2 = RecordedConn()
+    d2 = driver_for(HelperSession("desa-kemloko", PLATFORMS["frr"], conn2), INV)
+    d2.prefetch([])
+    assert not d2.unsaved("hostname r1\nip route 10.9.9.0/24 Null0\n").empty  # unsaved: vtysh decides
+    d2.commit_config(_change("interface lo", "description x", "exit"), revert_in=20)
+    assert [c for k, c in conn2.sent if k == "exec"][-1] == "simpul-helper checkpoint-arm 20"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mailbox
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,47 @@ def test_marking_frr_configs_together_equals_marking_each_alone(tmp_path: Path) 
 def _file(d: Path, i: int, text: str) -> str:
     (d / f"{i}.conf").write_text(text)
     return str(d / f"{i}.conf")
+
+
+def test_routers_asking_at_once_share_a_vtysh_and_a_lone_one_does_not_wait(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mark_batched`` (group commit): 8 router threads asking while a vtysh runs are served by
+    fewer vtysh runs than 8, each text marked exactly as marking it alone gives; one caller
+    alone runs at once (one run, no waiting for company)."""
+    import threading
+
+    from simpul.network import differ
+
+    base = (GOLDEN / "desa-kemloko.frr.conf").read_text()
+    texts = [[base.replace("hostname desa-kemloko", f"hostname r{i}"),
+              base.replace("hostname desa-kemloko", f"hostname r{i}").replace("!\nend", f"ip route 10.9.{i}.0/24 Null0\n!\nend")]
+             for i in range(8)]
+    assert all(t[0] != t[1] for t in texts)
+    runs: list[int] = []
+    real = differ.mark_together
+    started = threading.Event()
+
+    def counted(batch: list[str]) -> None:
+        runs.append(len(batch))
+        started.set()
+        if len(runs) == 1:  # a vtysh that runs until the 7 others have queued up behind it
+            deadline = time.monotonic() + 10
+            while len(differ._queue) < 7 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        real(batch)
+
+    monkeypatch.setattr(differ, "mark_together", counted)
+    differ.clear_parse_cache()
+    first = threading.Thread(target=differ.mark_batched, args=(texts[0],))
+    first.start()
+    assert started.wait(5)
+    rest = [threading.Thread(target=differ.mark_batched, args=(t,)) for t in texts[1:]]
+    for t in rest:
+        t.start()
+    for t in [first, *rest]:
+        t.join(30)
+    assert runs == [2, 14]  # the first alone at once; the 7 that came meanwhile in one vtysh
+    together = {t: differ._MARKED[differ._strip_header(t)] for pair in texts for t in pair}
+    differ.clear_parse_cache()
+    for i, (t, marked) in enumerate(together.items()):
+        assert differ._LocalVtysh().mark_file(_file(tmp_path, i, differ._strip_header(t))) == marked
