@@ -174,12 +174,12 @@ def new_id() -> str:
 
 def config_digest(text: str) -> str:
     """A config's digest, blind to what ``show running-config`` adds to the saved file (its
-    header, blank and ``!`` lines): equal digests, equal configs (the client's
+    header, the closing ``end``, blank and ``!`` lines): equal digests, equal configs (the client's
     running = startup check in ``simpul.network.drivers`` is this digest too)."""
     import hashlib
 
     body = [ln.rstrip() for ln in text.splitlines()
-            if ln.strip() not in ("", "!", "Building configuration...", "Current configuration:")]
+            if ln.strip() not in ("", "!", "end", "Building configuration...", "Current configuration:")]
     return "sha256:" + hashlib.sha256("\n".join(body).encode()).hexdigest()
 
 
@@ -357,11 +357,13 @@ def _full_neighbors(ns: str) -> set[str]:
 def _reachable(addr: str, src: str | None) -> bool:
     import ipaddress
 
-    cmd = ["/usr/bin/ping", "-n", "-q", "-c", "1", "-W", "1", str(ipaddress.IPv4Address(addr))]
+    # an echo every 0.2 s until the first answer, for up to 3 s (radio links lose some packets;
+    # a first echo may also be lost while a hop resolves its next hop): one ping process, and a
+    # lost echo costs 0.2 s, not a 1-s wait and a new process
+    cmd = ["/usr/bin/ping", "-n", "-q", "-c", "1", "-i", "0.2", "-w", "3", str(ipaddress.IPv4Address(addr))]
     if src:
         cmd[1:1] = ["-I", str(ipaddress.IPv4Address(src))]
-    # one echo at a time, up to 3: the first answer ends it (radio links lose some packets)
-    return any(_run(cmd, timeout=5).returncode == 0 for _ in range(3))
+    return _run(cmd, timeout=10).returncode == 0
 
 
 def confirm_if(ns: str, session: str, cid: str, wait: float, neighbors: list[str],
@@ -372,7 +374,7 @@ def confirm_if(ns: str, session: str, cid: str, wait: float, neighbors: list[str
     does). One call instead of several (each is a login shell, sudo and a Python start)."""
     deadline = time.monotonic() + min(wait, 120)
     missing = set(neighbors)
-    while True:
+    while missing:  # no neighbours to check (the caller checked them): no vtysh at all
         missing = set(neighbors) - _full_neighbors(ns)
         if not missing or time.monotonic() > deadline:
             break

@@ -49,8 +49,8 @@ Step = Callable[[str], None]
 
 
 def _same_config(a: str, b: str) -> bool:
-    """Equal but for the header a show command adds and blank/``!`` lines (the same rule the
-    lab routers' device helper applies to a checkpoint's digest)."""
+    """Equal but for the header a show command adds, the closing ``end`` and blank/``!`` lines
+    (the same rule the lab routers' device helper applies to a checkpoint's digest)."""
     return bool(config_digest(a) == config_digest(b))
 
 

@@ -220,7 +220,10 @@ def test_a_checkpoint_copies_frr_conf_only_when_it_is_the_running_config_the_cal
 
     monkeypatch.setattr(rh, "vtysh", vtysh)
     monkeypatch.setattr(rh, "_run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", ""))
-    shown = "Building configuration...\n\nCurrent configuration:\n" + saved.replace("!\n", "!\n!\n")
+    # what the CLI shows of it: a header, more '!', and 'end' (frr.conf written by FRR has none)
+    saved = saved.removesuffix("end\n")
+    (frr / "frr.conf").write_text(saved)
+    shown = "Building configuration...\n\nCurrent configuration:\n" + saved.replace("!\n", "!\n!\n") + "end\n"
 
     def running_of(cid: str) -> str:
         return (base / "routers" / "desa-x" / "rollback" / cid / "running.conf").read_text()
@@ -231,3 +234,29 @@ def test_a_checkpoint_copies_frr_conf_only_when_it_is_the_running_config_the_cal
     assert running_of(rh.checkpoint(ns, rh.config_digest(shown))) == "hostname desa-x\n! from vtysh\n"
     assert running_of(rh.checkpoint(ns)) == "hostname desa-x\n! from vtysh\n"
     assert len(asked) == 2
+
+
+def test_confirm_if_without_neighbours_to_check_asks_vtysh_nothing(
+        fake_router: dict[str, list[object]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The push checks OSPF over its own open CLI and passes no neighbours: no vtysh start."""
+    def no_vtysh(ns: str) -> set[str]:
+        raise AssertionError("vtysh asked")
+
+    monkeypatch.setattr(rh, "_full_neighbors", no_vtysh)
+    monkeypatch.setattr(rh, "_reachable", lambda addr, src: True)
+    assert rh.confirm_if("slab-r-desa-x", "s2", "cid", 11, [], ["10.199.255.1"])["confirmed"] is True
+
+
+def test_a_ping_is_one_process_that_retries_a_lost_echo_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    ran: list[list[str]] = []
+
+    def run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        ran.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1, "", "")
+
+    monkeypatch.setattr(rh, "_run", run)
+    assert rh._reachable("10.199.255.1", "10.199.255.21") is False
+    assert ran == [["/usr/bin/ping", "-I", "10.199.255.21", "-n", "-q", "-c", "1", "-i", "0.2", "-w", "3",
+                    "10.199.255.1"]]

@@ -184,7 +184,7 @@ def test_frr_checkpoint_names_the_running_config_only_when_the_precheck_found_it
     conn = RecordedConn()
     d = driver_for(HelperSession("desa-kemloko", PLATFORMS["frr"], conn), INV)
     d.prefetch([])
-    assert d.unsaved("Building configuration...\n\nhostname r1\n!\n").empty
+    assert d.unsaved("Building configuration...\n\nhostname r1\n!\nend\n").empty  # as the CLI shows it
     d.commit_config(_change("interface lo", "description x", "exit"), revert_in=20)
     arm = [c for k, c in conn.sent if k == "exec"][-1].split()
     from simpul.lab.router_helper import config_digest
