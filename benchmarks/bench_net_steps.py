@@ -2,9 +2,9 @@
 """Where a router push's CPU goes: each step of ``net push`` on one router of the default lab,
 20 times, with the whole machine's CPU and Simpul's own (this process and its children).
 
-The per-step figures behind docs/network.md "Speed" (why the commit-confirm push is ~2.5x the
-plain netmiko floor on this 2-core machine, where the routers' work shares the CPUs). Needs root
-and the shared lab down (it builds its own, routers only):
+The per-step figures behind docs/network.md "Speed" (where the commit-confirm push's overhead
+over the plain netmiko floor goes on this 2-core machine, where the routers' work shares the
+CPUs). Needs root and the shared lab down (it builds its own, routers only):
 
     flock /run/lock/simpul-shared-lab.lock .venv/bin/python benchmarks/bench_net_steps.py
 """
