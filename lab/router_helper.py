@@ -391,6 +391,32 @@ def confirm_if(ns: str, session: str, cid: str, wait: float, neighbors: list[str
     return {"confirmed": ok, "missing": sorted(missing), "unreachable": unreachable}
 
 
+def settle_stale_arm(ns: str) -> dict[str, object] | None:
+    """At the service's start: a rollback still armed whose timer process is gone means the
+    router restarted (a reboot, ``lab down``/``up``) before the change was confirmed. The timer
+    did not survive, and the router came back with the config it boots with — never the
+    unconfirmed change, which is saved only after the confirm. Record that as the checkpoint's
+    rollback (what a pushing client that lost the router will read) and clear the armed state,
+    which would otherwise refuse every later push ("a rollback is already armed"). A timer
+    still running (only the service restarted) keeps its job. The record, or None."""
+    info = _read_armed(ns)
+    if not info:
+        return None
+    pid, start = info.get("pid"), info.get("start")
+    if isinstance(pid, int) and start is not None and _start_time(pid) == start:
+        return None
+    cid = str(info.get("id"))
+    _armed_file(ns).unlink(missing_ok=True)
+    rec: dict[str, object] = {"id": cid, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "reason": "the router restarted before the change was confirmed; it came back with "
+                     "the config it boots with (the unconfirmed change was never saved)",
+           "problems": []}
+    if _ID.match(cid) and (rb_dir(ns) / cid).is_dir():
+        (rb_dir(ns) / cid / "rolled-back").write_text(json.dumps(rec) + "\n")
+    (rb_dir(ns) / "last-rollback.json").write_text(json.dumps(rec) + "\n")
+    return rec
+
+
 def rollback(ns: str, cid: str, reason: str) -> None:
     info = _read_armed(ns)
     if info and info.get("id") == cid:
@@ -521,6 +547,9 @@ def serve(user: str) -> None:
 
     ns = own_namespace()
     allowed = {0, pwd.getpwnam(user).pw_uid}
+    stale = settle_stale_arm(ns)
+    if stale:
+        print(f"router-helper: {stale['id']}: {stale['reason']}", file=sys.stderr, flush=True)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(SOCKET)
     srv.listen(128)

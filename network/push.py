@@ -178,9 +178,10 @@ def push_one(inv: Inventory, name: str, known_hosts: Path, opts: PushOptions) ->
                 except DriverError as e:
                     state = d2.rollback_state(cid)
                     if state is not None:
-                        return Result(name, Status.FAILED, f"rolled back (by the router's own timer: "
-                                      f"{state}): the push took longer than --revert-in "
-                                      f"{opts.revert_in} s ({e.message})",
+                        why = (f"the push took longer than --revert-in {opts.revert_in} s"
+                               if "timer expired" in state else "the confirm came too late")
+                        return Result(name, Status.FAILED, f"rolled back (by the router itself: "
+                                      f"{state}): {why} ({e.message})",
                                       data=data | {"checkpoint": cid}, diff=change.text())
                     problem = f"the post-check could not run over the fresh login ({e})"
                 except _Lost as e:

@@ -197,6 +197,40 @@ def test_cutting_the_pushing_session_ends_with_the_router_restored(net: LabEnv) 
     lab_routers.vtysh(ns, "write memory")
 
 
+def test_a_router_restarted_during_an_unconfirmed_push_is_reported_and_takes_the_next_push(
+        net: LabEnv) -> None:
+    """The router restarts (every process of its namespace stopped — the revert timer too — and
+    started again, as after a power cut) between the change and the confirm: the push reports
+    it rolled back with that reason, and the router is not left "armed" — the next push arms,
+    confirms and leaves it in sync."""
+    from simpul.lab.orchestrate import wait_ospf
+
+    name = "desa-jampiroso"
+    r = net.topo.routers[name]
+    subprocess.run(["vtysh", "-N", r.netns, "-c", "configure",
+                    *[x for i in range(3) for x in ("-c", f"ip route 10.199.251.{i}/32 Null0")]],
+                   check=True, capture_output=True)
+    lab_routers.vtysh(r.netns, "write memory")
+    restarted = threading.Event()
+
+    def step(router: str, msg: str) -> None:
+        if msg.startswith("applied ") and "/" in msg and not restarted.is_set():
+            restarted.set()
+            lab_routers.stop_namespace_processes(r.netns)
+            lab_routers.start_router(net.st, r, noc_range=str(net.inv.organisation.noc_ranges[0]))
+            lab_routers.wait_ready(net.st, r)
+
+    [res] = push(net.inv, [name], net.st.known_hosts, PushOptions(apply=True, revert_in=30, step=step))
+    assert restarted.is_set()
+    assert res.status is Status.FAILED, res.message
+    assert "restarted before the change was confirmed" in res.message, res.message
+    wait_ospf(net.topo, timeout=60)
+    [again] = push(net.inv, [name], net.st.known_hosts, PushOptions(apply=True, revert_in=30))
+    assert again.ok, again.message
+    [after] = plan(net.inv, [name], net.st.known_hosts)
+    assert after.status is Status.OK, after.message
+
+
 def test_hand_change_shows_in_drift_and_backup_commits_exactly_that_line(net: LabEnv, tmp_path: Path) -> None:
     name, ns = "opd-bappeda", net.topo.routers["opd-bappeda"].netns
     kh, repo = net.st.known_hosts, tmp_path / "backup"

@@ -260,3 +260,33 @@ def test_a_ping_is_one_process_that_retries_a_lost_echo_quickly(monkeypatch: pyt
     assert rh._reachable("10.199.255.1", "10.199.255.21") is False
     assert ran == [["/usr/bin/ping", "-I", "10.199.255.21", "-n", "-q", "-c", "1", "-i", "0.2", "-w", "3",
                     "10.199.255.1"]]
+
+
+def test_a_rollback_left_armed_by_a_restart_is_recorded_and_no_longer_blocks_pushes(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The router restarted while a change was unconfirmed (its timer died with it): the
+    service's start records it as that checkpoint's rollback and clears the armed state, so the
+    next push can arm again. A timer that still runs is left armed."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    base = Path(str(tmp_path))
+    monkeypatch.setattr(rh, "STATE", base)
+    ns, cid = "slab-r-desa-x", "20261207T120000-abcdef"
+    rb = base / "routers" / "desa-x" / "rollback"
+    (rb / cid).mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (rb / "armed.json").write_text(json.dumps({"id": cid, "pid": gone.pid, "start": 12345, "session": "s"}))
+    with pytest.raises(rh.HelperError, match="already armed"):
+        rh.arm(ns, cid, 30, "s2")
+    rec = rh.settle_stale_arm(ns)
+    assert rec is not None and rec["id"] == cid and "restarted before the change was confirmed" in str(rec["reason"])
+    assert rh.status(ns) == {"armed": None, "last_rollback": rec}
+    assert json.loads((rb / cid / "rolled-back").read_text()) == rec
+    # a live timer (this test process stands in for it) stays armed
+    (rb / "armed.json").write_text(json.dumps({"id": cid, "pid": os.getpid(),
+                                               "start": rh._start_time(os.getpid()), "session": "s"}))
+    assert rh.settle_stale_arm(ns) is None and rh.status(ns)["armed"] is not None
+    assert rh.settle_stale_arm("slab-r-desa-x") is None  # idempotent while the timer lives
